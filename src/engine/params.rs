@@ -65,7 +65,13 @@ impl<B: Backend> Params<B> {
     }
 
     /// Adds a parameter initialised from `rng`. Names must be unique.
-    pub fn add(&mut self, name: &str, shape: &[usize], init: Init, rng: &mut Rng) -> Result<ParamId> {
+    pub fn add(
+        &mut self,
+        name: &str,
+        shape: &[usize],
+        init: Init,
+        rng: &mut Rng,
+    ) -> Result<ParamId> {
         let numel = shape.iter().product();
         let host: Vec<f32> = match init {
             Init::Uniform(a) => (0..numel).map(|_| rng.uniform(-a, a)).collect(),
@@ -78,7 +84,11 @@ impl<B: Backend> Params<B> {
     pub fn add_from_host(&mut self, name: &str, shape: &[usize], data: &[f32]) -> Result<ParamId> {
         let numel: usize = shape.iter().product();
         if data.len() != numel {
-            return Err(Error::shape("param", format!("{name} {shape:?}"), format!("{} values", data.len())));
+            return Err(Error::shape(
+                "param",
+                format!("{name} {shape:?}"),
+                format!("{} values", data.len()),
+            ));
         }
         if self.by_name.contains_key(name) {
             return Err(Error::Invalid(format!("parameter '{name}' defined twice")));
@@ -214,7 +224,10 @@ impl<B: Backend> Params<B> {
         for p in &self.params {
             if let Some((m, v)) = p.moments.as_ref() {
                 let n = p.numel();
-                out.insert(p.name.clone(), (self.backend.to_host(m, n)?, self.backend.to_host(v, n)?));
+                out.insert(
+                    p.name.clone(),
+                    (self.backend.to_host(m, n)?, self.backend.to_host(v, n)?),
+                );
             }
         }
         Ok(out)
@@ -227,7 +240,11 @@ impl<B: Backend> Params<B> {
             .ok_or_else(|| Error::Invalid(format!("unknown parameter '{name}'")))?;
         let p = &mut self.params[id.0];
         if p.shape != shape || data.len() != p.numel() {
-            return Err(Error::shape("load", format!("{name} {:?}", p.shape), format!("{shape:?}")));
+            return Err(Error::shape(
+                "load",
+                format!("{name} {:?}", p.shape),
+                format!("{shape:?}"),
+            ));
         }
         self.backend.write(&mut p.value, data)
     }
@@ -240,7 +257,11 @@ impl<B: Backend> Params<B> {
         let p = &mut self.params[id.0];
         let n = p.numel();
         if m.len() != n || v.len() != n {
-            return Err(Error::shape("load_moments", format!("{name}: {n}"), format!("{}, {}", m.len(), v.len())));
+            return Err(Error::shape(
+                "load_moments",
+                format!("{name}: {n}"),
+                format!("{}, {}", m.len(), v.len()),
+            ));
         }
         let (bm, bv) = p
             .moments

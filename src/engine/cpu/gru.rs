@@ -56,13 +56,21 @@ fn check_dims<F: Float>(
         if w.w_hh.len() < 3 * hidden * hidden || w.b_hh.len() < 3 * hidden {
             return Err(Error::shape(
                 "gru",
-                format!("weight_hh ({}, {hidden}) and bias_hh ({})", 3 * hidden, 3 * hidden),
+                format!(
+                    "weight_hh ({}, {hidden}) and bias_hh ({})",
+                    3 * hidden,
+                    3 * hidden
+                ),
                 format!("{} and {} elements", w.w_hh.len(), w.b_hh.len()),
             ));
         }
     }
     if let Some(lens) = lens {
-        if lens.len() < batch || lens[..batch].iter().any(|&l| l == 0 || l as usize > seq_len) {
+        if lens.len() < batch
+            || lens[..batch]
+                .iter()
+                .any(|&l| l == 0 || l as usize > seq_len)
+        {
             return Err(Error::shape(
                 "gru",
                 format!("{batch} lengths in 1..={seq_len}"),
@@ -105,18 +113,27 @@ pub fn forward<F: Float>(threads: usize, args: GruForward<'_, Cpu<F>>) -> Result
         (xproj.len(), dirs * seq_len * step, "xproj"),
         (out.len(), seq_len * batch * dirs * hidden, "out"),
         (extra.map_or(usize::MAX, |e| e.len()), dirs * step, "extra"),
-        (h0.map_or(usize::MAX, |h| h.len()), dirs * batch * hidden, "h0"),
+        (
+            h0.map_or(usize::MAX, |h| h.len()),
+            dirs * batch * hidden,
+            "h0",
+        ),
     ];
     for (have, want, what) in need {
         if have < want {
-            return Err(Error::shape("gru_forward", format!("{what} of {want}"), format!("{have}")));
+            return Err(Error::shape(
+                "gru_forward",
+                format!("{what} of {want}"),
+                format!("{have}"),
+            ));
         }
     }
     let saved_len = seq_len * batch * 4 * hidden;
     let mut saved_parts: Vec<Option<&mut [F]>> = match saved {
-        Some(s) if s.len() >= dirs * saved_len => {
-            s[..dirs * saved_len].chunks_mut(saved_len).map(Some).collect()
-        }
+        Some(s) if s.len() >= dirs * saved_len => s[..dirs * saved_len]
+            .chunks_mut(saved_len)
+            .map(Some)
+            .collect(),
         Some(s) => {
             return Err(Error::shape(
                 "gru_forward",
@@ -295,12 +312,19 @@ pub fn backward<F: Float>(threads: usize, args: GruBackward<'_, Cpu<F>>) -> Resu
     ];
     for (have, want, what) in need {
         if have < want {
-            return Err(Error::shape("gru_backward", format!("{what} of {want}"), format!("{have}")));
+            return Err(Error::shape(
+                "gru_backward",
+                format!("{what} of {want}"),
+                format!("{have}"),
+            ));
         }
     }
     let lens = lens.map(|l| l.as_slice());
     let mut dh0_parts: Vec<Option<&mut [F]>> = match dh0 {
-        Some(g) => g[..dirs * batch * hs].chunks_mut(batch * hs).map(Some).collect(),
+        Some(g) => g[..dirs * batch * hs]
+            .chunks_mut(batch * hs)
+            .map(Some)
+            .collect(),
         None => (0..dirs).map(|_| None).collect(),
     };
     let mut dextra_parts: Vec<Option<&mut [F]>> = match dextra {

@@ -271,8 +271,14 @@ impl<F: Float> Backend for Cpu<F> {
         Ok(())
     }
 
-    fn dropout_forward(&self, x: &Vec<F>, y: &mut Vec<F>, n: usize, p: f32, seed: u64)
-        -> Result<()> {
+    fn dropout_forward(
+        &self,
+        x: &Vec<F>,
+        y: &mut Vec<F>,
+        n: usize,
+        p: f32,
+        seed: u64,
+    ) -> Result<()> {
         let scale = F::from_f32(1.0 / (1.0 - p));
         for (i, (o, &v)) in y[..n].iter_mut().zip(&x[..n]).enumerate() {
             *o = if rng::dropout_keep(seed, i as u64, p) {
@@ -284,8 +290,14 @@ impl<F: Float> Backend for Cpu<F> {
         Ok(())
     }
 
-    fn dropout_backward(&self, dy: &Vec<F>, dx: &mut Vec<F>, n: usize, p: f32, seed: u64)
-        -> Result<()> {
+    fn dropout_backward(
+        &self,
+        dy: &Vec<F>,
+        dx: &mut Vec<F>,
+        n: usize,
+        p: f32,
+        seed: u64,
+    ) -> Result<()> {
         let scale = F::from_f32(1.0 / (1.0 - p));
         for (i, (d, &g)) in dx[..n].iter_mut().zip(&dy[..n]).enumerate() {
             if rng::dropout_keep(seed, i as u64, p) {
@@ -447,9 +459,11 @@ impl<F: Float> Backend for Cpu<F> {
         Ok(())
     }
 
-    fn argmax_rows(&self, x: &Vec<F>, rows: usize, cols: usize, out: &mut Vec<u32>)
-        -> Result<()> {
-        for (o, row) in out[..rows].iter_mut().zip(x[..rows * cols].chunks_exact(cols)) {
+    fn argmax_rows(&self, x: &Vec<F>, rows: usize, cols: usize, out: &mut Vec<u32>) -> Result<()> {
+        for (o, row) in out[..rows]
+            .iter_mut()
+            .zip(x[..rows * cols].chunks_exact(cols))
+        {
             *o = loss::argmax(row) as u32;
         }
         Ok(())
