@@ -162,10 +162,4 @@ fn pooling_matches_straightforward_versions_on_unequal_lengths() {
             }
         }
     }
-    let _ = GruDims {
-        seq_len: t,
-        batch,
-        hidden: hs,
-        dirs: 2,
-    };
 }
