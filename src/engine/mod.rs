@@ -8,3 +8,8 @@ pub mod cuda;
 pub mod rng;
 
 pub use backend::{Backend, Gemm, GruDims, Pool};
+pub mod params;
+pub mod tape;
+
+pub use params::{Init, ParamId, Params};
+pub use tape::{GruParams, IdsVar, Loss, Tape, Var};

@@ -1,1 +1,517 @@
-//! The CPU reference backend (in progress).
+//! The CPU reference backend.
+//!
+//! Generic over the element type so the same code runs in `f32` (training, encoding) and
+//! in `f64` (finite-difference gradient checks). GEMMs go through the `gemm` crate; the
+//! recurrent layers run their two directions on two threads when the backend has them.
+
+mod gemm;
+mod gru;
+mod loss;
+
+use std::fmt::Debug;
+use std::marker::PhantomData;
+use std::ops::{Add, AddAssign, Div, Mul, MulAssign, Neg, Sub, SubAssign};
+
+use crate::engine::backend::{AdamStep, Backend, Gemm, GruBackward, GruDims, GruForward, Pool};
+use crate::engine::rng;
+use crate::error::Result;
+
+/// The arithmetic the CPU kernels need; implemented for `f32` and `f64`.
+pub trait Float:
+    Copy
+    + Send
+    + Sync
+    + Default
+    + Debug
+    + PartialOrd
+    + 'static
+    + Add<Output = Self>
+    + Sub<Output = Self>
+    + Mul<Output = Self>
+    + Div<Output = Self>
+    + Neg<Output = Self>
+    + AddAssign
+    + SubAssign
+    + MulAssign
+{
+    const ZERO: Self;
+    const ONE: Self;
+    fn from_f32(x: f32) -> Self;
+    fn to_f32(self) -> f32;
+    fn from_f64(x: f64) -> Self;
+    fn to_f64(self) -> f64;
+    fn exp(self) -> Self;
+    fn ln(self) -> Self;
+    fn tanh(self) -> Self;
+    fn sqrt(self) -> Self;
+    fn abs(self) -> Self;
+
+    /// The logistic function.
+    #[inline]
+    fn sigmoid(self) -> Self {
+        Self::ONE / (Self::ONE + (-self).exp())
+    }
+}
+
+macro_rules! impl_float {
+    ($t:ty) => {
+        impl Float for $t {
+            const ZERO: Self = 0.0;
+            const ONE: Self = 1.0;
+            #[inline]
+            fn from_f32(x: f32) -> Self {
+                x as $t
+            }
+            #[inline]
+            fn to_f32(self) -> f32 {
+                self as f32
+            }
+            #[inline]
+            fn from_f64(x: f64) -> Self {
+                x as $t
+            }
+            #[inline]
+            fn to_f64(self) -> f64 {
+                self as f64
+            }
+            #[inline]
+            fn exp(self) -> Self {
+                <$t>::exp(self)
+            }
+            #[inline]
+            fn ln(self) -> Self {
+                <$t>::ln(self)
+            }
+            #[inline]
+            fn tanh(self) -> Self {
+                <$t>::tanh(self)
+            }
+            #[inline]
+            fn sqrt(self) -> Self {
+                <$t>::sqrt(self)
+            }
+            #[inline]
+            fn abs(self) -> Self {
+                <$t>::abs(self)
+            }
+        }
+    };
+}
+impl_float!(f32);
+impl_float!(f64);
+
+/// The CPU backend. `threads` bounds the parallelism of every operation it runs.
+#[derive(Clone, Debug)]
+pub struct Cpu<F: Float = f32> {
+    threads: usize,
+    _elem: PhantomData<F>,
+}
+
+impl<F: Float> Cpu<F> {
+    /// A backend using up to `threads` threads (at least one).
+    pub fn new(threads: usize) -> Self {
+        Cpu {
+            threads: threads.max(1),
+            _elem: PhantomData,
+        }
+    }
+
+    /// A backend using every core of the machine.
+    pub fn all_cores() -> Self {
+        Self::new(std::thread::available_parallelism().map_or(1, |n| n.get()))
+    }
+
+    /// How many threads this backend uses.
+    pub fn threads(&self) -> usize {
+        self.threads
+    }
+}
+
+impl<F: Float> Default for Cpu<F> {
+    fn default() -> Self {
+        Self::all_cores()
+    }
+}
+
+/// Splits `0..rows` into at most `threads` contiguous ranges and runs `work` on each,
+/// handing it the matching rows of `data` (each row `width` long). Results come back in
+/// range order, so reductions over them are deterministic.
+fn par_rows<F: Send, R: Send>(
+    threads: usize,
+    data: &mut [F],
+    rows: usize,
+    width: usize,
+    work: impl Fn(usize, &mut [F]) -> R + Sync,
+) -> Vec<R> {
+    let parts = threads.min(rows).max(1);
+    if parts == 1 {
+        return vec![work(0, &mut data[..rows * width])];
+    }
+    let per = rows.div_ceil(parts);
+    std::thread::scope(|scope| {
+        let mut handles = Vec::with_capacity(parts);
+        let mut rest = &mut data[..rows * width];
+        let mut start = 0;
+        while start < rows {
+            let take = per.min(rows - start);
+            let (chunk, tail) = rest.split_at_mut(take * width);
+            rest = tail;
+            let work = &work;
+            handles.push(scope.spawn(move || work(start, chunk)));
+            start += take;
+        }
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("worker thread panicked"))
+            .collect()
+    })
+}
+
+impl<F: Float> Backend for Cpu<F> {
+    type Buf = Vec<F>;
+    type Ids = Vec<u32>;
+
+    fn name(&self) -> String {
+        format!("cpu ({} threads)", self.threads)
+    }
+
+    fn zeros(&self, len: usize) -> Result<Vec<F>> {
+        Ok(vec![F::ZERO; len])
+    }
+
+    fn from_host(&self, data: &[f32]) -> Result<Vec<F>> {
+        Ok(data.iter().map(|&x| F::from_f32(x)).collect())
+    }
+
+    fn to_host(&self, buf: &Vec<F>, len: usize) -> Result<Vec<f32>> {
+        Ok(buf[..len].iter().map(|x| x.to_f32()).collect())
+    }
+
+    fn write(&self, buf: &mut Vec<F>, data: &[f32]) -> Result<()> {
+        for (dst, &src) in buf.iter_mut().zip(data) {
+            *dst = F::from_f32(src);
+        }
+        Ok(())
+    }
+
+    fn buf_len(&self, buf: &Vec<F>) -> usize {
+        buf.len()
+    }
+
+    fn ids_from_host(&self, data: &[u32]) -> Result<Vec<u32>> {
+        Ok(data.to_vec())
+    }
+
+    fn write_ids(&self, buf: &mut Vec<u32>, data: &[u32]) -> Result<()> {
+        buf[..data.len()].copy_from_slice(data);
+        Ok(())
+    }
+
+    fn ids_to_host(&self, buf: &Vec<u32>, len: usize) -> Result<Vec<u32>> {
+        Ok(buf[..len].to_vec())
+    }
+
+    fn ids_len(&self, buf: &Vec<u32>) -> usize {
+        buf.len()
+    }
+
+    fn synchronize(&self) -> Result<()> {
+        Ok(())
+    }
+
+    fn fill(&self, buf: &mut Vec<F>, n: usize, value: f32) -> Result<()> {
+        buf[..n].fill(F::from_f32(value));
+        Ok(())
+    }
+
+    fn copy(&self, src: &Vec<F>, dst: &mut Vec<F>, n: usize) -> Result<()> {
+        dst[..n].copy_from_slice(&src[..n]);
+        Ok(())
+    }
+
+    fn axpy(&self, alpha: f32, src: &Vec<F>, dst: &mut Vec<F>, n: usize) -> Result<()> {
+        let alpha = F::from_f32(alpha);
+        for (d, &s) in dst[..n].iter_mut().zip(&src[..n]) {
+            *d += alpha * s;
+        }
+        Ok(())
+    }
+
+    fn add_bias(&self, x: &mut Vec<F>, bias: &Vec<F>, rows: usize, cols: usize) -> Result<()> {
+        for row in x[..rows * cols].chunks_exact_mut(cols) {
+            for (v, &b) in row.iter_mut().zip(&bias[..cols]) {
+                *v += b;
+            }
+        }
+        Ok(())
+    }
+
+    fn sum_rows(&self, x: &Vec<F>, rows: usize, cols: usize, out: &mut Vec<F>) -> Result<()> {
+        for row in x[..rows * cols].chunks_exact(cols) {
+            for (o, &v) in out[..cols].iter_mut().zip(row) {
+                *o += v;
+            }
+        }
+        Ok(())
+    }
+
+    fn relu_forward(&self, x: &Vec<F>, y: &mut Vec<F>, n: usize) -> Result<()> {
+        for (o, &v) in y[..n].iter_mut().zip(&x[..n]) {
+            *o = if v > F::ZERO { v } else { F::ZERO };
+        }
+        Ok(())
+    }
+
+    fn relu_backward(&self, y: &Vec<F>, dy: &Vec<F>, dx: &mut Vec<F>, n: usize) -> Result<()> {
+        for ((d, &g), &v) in dx[..n].iter_mut().zip(&dy[..n]).zip(&y[..n]) {
+            if v > F::ZERO {
+                *d += g;
+            }
+        }
+        Ok(())
+    }
+
+    fn dropout_forward(
+        &self,
+        x: &Vec<F>,
+        y: &mut Vec<F>,
+        n: usize,
+        p: f32,
+        seed: u64,
+    ) -> Result<()> {
+        let scale = F::from_f32(1.0 / (1.0 - p));
+        for (i, (o, &v)) in y[..n].iter_mut().zip(&x[..n]).enumerate() {
+            *o = if rng::dropout_keep(seed, i as u64, p) {
+                v * scale
+            } else {
+                F::ZERO
+            };
+        }
+        Ok(())
+    }
+
+    fn dropout_backward(
+        &self,
+        dy: &Vec<F>,
+        dx: &mut Vec<F>,
+        n: usize,
+        p: f32,
+        seed: u64,
+    ) -> Result<()> {
+        let scale = F::from_f32(1.0 / (1.0 - p));
+        for (i, (d, &g)) in dx[..n].iter_mut().zip(&dy[..n]).enumerate() {
+            if rng::dropout_keep(seed, i as u64, p) {
+                *d += g * scale;
+            }
+        }
+        Ok(())
+    }
+
+    fn pair_features_forward(
+        &self,
+        u: &Vec<F>,
+        v: &Vec<F>,
+        out: &mut Vec<F>,
+        batch: usize,
+        dim: usize,
+    ) -> Result<()> {
+        for b in 0..batch {
+            let (ub, vb) = (&u[b * dim..(b + 1) * dim], &v[b * dim..(b + 1) * dim]);
+            let row = &mut out[b * 4 * dim..(b + 1) * 4 * dim];
+            for j in 0..dim {
+                row[j] = ub[j];
+                row[dim + j] = vb[j];
+                row[2 * dim + j] = (ub[j] - vb[j]).abs();
+                row[3 * dim + j] = ub[j] * vb[j];
+            }
+        }
+        Ok(())
+    }
+
+    fn pair_features_backward(
+        &self,
+        u: &Vec<F>,
+        v: &Vec<F>,
+        dout: &Vec<F>,
+        du: &mut Vec<F>,
+        dv: &mut Vec<F>,
+        batch: usize,
+        dim: usize,
+    ) -> Result<()> {
+        for b in 0..batch {
+            let row = &dout[b * 4 * dim..(b + 1) * 4 * dim];
+            for j in 0..dim {
+                let i = b * dim + j;
+                let diff = u[i] - v[i];
+                // d|u - v| / du is sign(u - v), taken as 0 at u == v like PyTorch's abs.
+                let sign = if diff > F::ZERO {
+                    F::ONE
+                } else if diff < F::ZERO {
+                    -F::ONE
+                } else {
+                    F::ZERO
+                };
+                let g_abs = row[2 * dim + j] * sign;
+                du[i] += row[j] + g_abs + row[3 * dim + j] * v[i];
+                dv[i] += row[dim + j] - g_abs + row[3 * dim + j] * u[i];
+            }
+        }
+        Ok(())
+    }
+
+    fn gemm(&self, g: &Gemm, a: &Vec<F>, b: &Vec<F>, c: &mut Vec<F>) -> Result<()> {
+        gemm::run(g, a, b, c, self.threads)
+    }
+
+    fn embedding_forward(
+        &self,
+        table: &Vec<F>,
+        ids: &Vec<u32>,
+        n: usize,
+        dim: usize,
+        out: &mut Vec<F>,
+    ) -> Result<()> {
+        for (row, &id) in out[..n * dim].chunks_exact_mut(dim).zip(&ids[..n]) {
+            let id = id as usize;
+            row.copy_from_slice(&table[id * dim..(id + 1) * dim]);
+        }
+        Ok(())
+    }
+
+    fn embedding_backward(
+        &self,
+        dout: &Vec<F>,
+        ids: &Vec<u32>,
+        n: usize,
+        dim: usize,
+        pad_id: u32,
+        dtable: &mut Vec<F>,
+    ) -> Result<()> {
+        for (row, &id) in dout[..n * dim].chunks_exact(dim).zip(&ids[..n]) {
+            if id == pad_id {
+                continue;
+            }
+            let id = id as usize;
+            for (d, &g) in dtable[id * dim..(id + 1) * dim].iter_mut().zip(row) {
+                *d += g;
+            }
+        }
+        Ok(())
+    }
+
+    fn gru_forward(&self, args: GruForward<'_, Self>) -> Result<()> {
+        gru::forward(self.threads, args)
+    }
+
+    fn gru_backward(&self, args: GruBackward<'_, Self>) -> Result<()> {
+        gru::backward(self.threads, args)
+    }
+
+    fn pool_forward(
+        &self,
+        pool: Pool,
+        h: &Vec<F>,
+        lens: &Vec<u32>,
+        dims: GruDims,
+        out: &mut Vec<F>,
+        argmax: &mut Vec<u32>,
+    ) -> Result<()> {
+        loss::pool_forward(pool, h, lens, dims, out, argmax);
+        Ok(())
+    }
+
+    fn pool_backward(
+        &self,
+        pool: Pool,
+        dout: &Vec<F>,
+        lens: &Vec<u32>,
+        argmax: &Vec<u32>,
+        dims: GruDims,
+        dh: &mut Vec<F>,
+    ) -> Result<()> {
+        loss::pool_backward(pool, dout, lens, argmax, dims, dh);
+        Ok(())
+    }
+
+    fn softmax_xent(
+        &self,
+        logits: &mut Vec<F>,
+        targets: &Vec<u32>,
+        target_off: usize,
+        rows: usize,
+        vocab: usize,
+        ignore_id: u32,
+        grad_scale: f32,
+        loss_sum: &mut Vec<F>,
+        correct: &mut Vec<F>,
+    ) -> Result<()> {
+        let targets = &targets[target_off..target_off + rows];
+        let (loss, hits) = loss::softmax_xent(
+            self.threads,
+            logits,
+            targets,
+            vocab,
+            ignore_id,
+            F::from_f32(grad_scale),
+        );
+        loss_sum[0] += loss;
+        correct[0] += F::from_f64(hits as f64);
+        Ok(())
+    }
+
+    fn argmax_rows(&self, x: &Vec<F>, rows: usize, cols: usize, out: &mut Vec<u32>) -> Result<()> {
+        for (o, row) in out[..rows]
+            .iter_mut()
+            .zip(x[..rows * cols].chunks_exact(cols))
+        {
+            *o = loss::argmax(row) as u32;
+        }
+        Ok(())
+    }
+
+    fn sq_norm(&self, x: &Vec<F>, n: usize, out: &mut Vec<F>) -> Result<()> {
+        let mut acc = F::ZERO;
+        for &v in &x[..n] {
+            acc += v * v;
+        }
+        out[0] += acc;
+        Ok(())
+    }
+
+    fn adam(
+        &self,
+        param: &mut Vec<F>,
+        grad: &Vec<F>,
+        m: &mut Vec<F>,
+        v: &mut Vec<F>,
+        n: usize,
+        hp: &AdamStep,
+        norm_sq: &Vec<F>,
+    ) -> Result<()> {
+        let scale = clip_scale(norm_sq[0].to_f64(), hp.max_norm as f64);
+        let (b1, b2) = (hp.beta1 as f64, hp.beta2 as f64);
+        let bias1 = 1.0 - b1.powi(hp.step as i32);
+        let bias2 = 1.0 - b2.powi(hp.step as i32);
+        let step_size = F::from_f64(hp.lr as f64 / bias1);
+        let inv_sqrt_bias2 = F::from_f64(1.0 / bias2.sqrt());
+        let (b1, b2, eps) = (F::from_f64(b1), F::from_f64(b2), F::from_f32(hp.eps));
+        let scale = F::from_f64(scale);
+        for i in 0..n {
+            let g = grad[i] * scale;
+            m[i] = b1 * m[i] + (F::ONE - b1) * g;
+            v[i] = b2 * v[i] + (F::ONE - b2) * g * g;
+            param[i] -= step_size * m[i] / (v[i].sqrt() * inv_sqrt_bias2 + eps);
+        }
+        Ok(())
+    }
+}
+
+/// The factor that global-norm clipping applies to every gradient, as PyTorch's
+/// `clip_grad_norm_`: `max_norm / (norm + 1e-6)` when that is below one.
+pub fn clip_scale(norm_sq: f64, max_norm: f64) -> f64 {
+    if max_norm <= 0.0 {
+        return 1.0;
+    }
+    let coef = max_norm / (norm_sq.sqrt() + 1e-6);
+    coef.min(1.0)
+}

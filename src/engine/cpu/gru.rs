@@ -1,0 +1,555 @@
+//! GRU layers on the CPU: every step runs one GEMM of the state with the recurrent weights,
+//! then one fused pass over the gates. The input projections of all steps were computed
+//! before, as one large GEMM, by the layer that calls us.
+//!
+//! Per step and direction (PyTorch's equations, gates r, z, n):
+//!   gh = h W_hh^T + b_hh                                     // (B, 3H)
+//!   r  = sigmoid(xp_r + ex_r + gh_r)
+//!   z  = sigmoid(xp_z + ex_z + gh_z)
+//!   n  = tanh(xp_n + ex_n + r * gh_n)
+//!   h' = n + z * (h - n)
+//! where xp is the step's input projection (with b_ih) and ex the optional per-sequence
+//! term of the conditional decoder. Backward, with dh the gradient reaching h':
+//!   dn = dh (1 - z)          dz = dh (h - n)
+//!   da_n = dn (1 - n^2)      da_z = dz z (1 - z)      da_r = da_n gh_n r (1 - r)
+//!   dxp = (da_r, da_z, da_n)          dgh = (da_r, da_z, da_n r)
+//!   dh_prev = dh z + dgh W_hh
+
+use super::{gemm, Cpu, Float};
+use crate::engine::backend::{Gemm, GruBackward, GruDims, GruForward, GruWeights};
+use crate::error::{Error, Result};
+
+/// A raw pointer that may cross threads. Used for `out`, whose column blocks belong to
+/// different directions and are written concurrently.
+#[derive(Clone, Copy)]
+struct SharedMut<F>(*mut F);
+// SAFETY: each thread writes only its own direction's columns (see `forward`), so no
+// element is reached from two threads.
+unsafe impl<F> Send for SharedMut<F> {}
+unsafe impl<F> Sync for SharedMut<F> {}
+
+/// Whether step `t` of sequence `b` is real.
+#[inline]
+fn active(lens: Option<&[u32]>, t: usize, b: usize) -> bool {
+    lens.is_none_or(|l| t < l[b] as usize)
+}
+
+fn check_dims<F: Float>(
+    dims: GruDims,
+    weights: &[GruWeights<'_, Cpu<F>>],
+    lens: Option<&Vec<u32>>,
+) -> Result<()> {
+    let GruDims {
+        seq_len,
+        batch,
+        hidden,
+        dirs,
+    } = dims;
+    if !(1..=2).contains(&dirs) || weights.len() != dirs {
+        return Err(Error::shape(
+            "gru",
+            "1 or 2 directions with one weight set each",
+            format!("{dirs} directions, {} weight sets", weights.len()),
+        ));
+    }
+    for w in weights {
+        if w.w_hh.len() < 3 * hidden * hidden || w.b_hh.len() < 3 * hidden {
+            return Err(Error::shape(
+                "gru",
+                format!(
+                    "weight_hh ({}, {hidden}) and bias_hh ({})",
+                    3 * hidden,
+                    3 * hidden
+                ),
+                format!("{} and {} elements", w.w_hh.len(), w.b_hh.len()),
+            ));
+        }
+    }
+    if let Some(lens) = lens {
+        if lens.len() < batch
+            || lens[..batch]
+                .iter()
+                .any(|&l| l == 0 || l as usize > seq_len)
+        {
+            return Err(Error::shape(
+                "gru",
+                format!("{batch} lengths in 1..={seq_len}"),
+                format!("{:?}", &lens[..batch.min(lens.len())]),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Threads for each of `dirs` concurrent directions out of `threads`.
+fn split_threads(threads: usize, dirs: usize) -> (bool, usize) {
+    if dirs == 2 && threads >= 2 {
+        (true, threads / 2)
+    } else {
+        (false, threads)
+    }
+}
+
+pub fn forward<F: Float>(threads: usize, args: GruForward<'_, Cpu<F>>) -> Result<()> {
+    let GruForward {
+        dims,
+        weights,
+        xproj,
+        extra,
+        h0,
+        lens,
+        out,
+        saved,
+    } = args;
+    check_dims(dims, weights, lens)?;
+    let GruDims {
+        seq_len,
+        batch,
+        hidden,
+        dirs,
+    } = dims;
+    let step = batch * 3 * hidden;
+    let need = [
+        (xproj.len(), dirs * seq_len * step, "xproj"),
+        (out.len(), seq_len * batch * dirs * hidden, "out"),
+        (extra.map_or(usize::MAX, |e| e.len()), dirs * step, "extra"),
+        (
+            h0.map_or(usize::MAX, |h| h.len()),
+            dirs * batch * hidden,
+            "h0",
+        ),
+    ];
+    for (have, want, what) in need {
+        if have < want {
+            return Err(Error::shape(
+                "gru_forward",
+                format!("{what} of {want}"),
+                format!("{have}"),
+            ));
+        }
+    }
+    let saved_len = seq_len * batch * 4 * hidden;
+    let mut saved_parts: Vec<Option<&mut [F]>> = match saved {
+        Some(s) if s.len() >= dirs * saved_len => s[..dirs * saved_len]
+            .chunks_mut(saved_len)
+            .map(Some)
+            .collect(),
+        Some(s) => {
+            return Err(Error::shape(
+                "gru_forward",
+                format!("saved of {}", dirs * saved_len),
+                format!("{}", s.len()),
+            ))
+        }
+        None => (0..dirs).map(|_| None).collect(),
+    };
+    let out_ptr = SharedMut(out.as_mut_ptr());
+    let lens = lens.map(|l| l.as_slice());
+    let (concurrent, per_dir_threads) = split_threads(threads, dirs);
+
+    let run_dir = |d: usize, saved: Option<&mut [F]>| -> Result<()> {
+        let dir = DirForward {
+            dims,
+            d,
+            reverse: d == 1,
+            w: &weights[d],
+            xproj: &xproj[d * seq_len * step..(d + 1) * seq_len * step],
+            extra: extra.map(|e| &e[d * step..(d + 1) * step]),
+            h0: h0.map(|h| &h[d * batch * hidden..(d + 1) * batch * hidden]),
+            lens,
+            threads: per_dir_threads,
+        };
+        dir.run(out_ptr, saved)
+    };
+    if concurrent {
+        let mut parts = saved_parts.drain(..);
+        let (s0, s1) = (parts.next().unwrap(), parts.next().unwrap());
+        std::thread::scope(|scope| {
+            let h = scope.spawn(|| run_dir(1, s1));
+            let r0 = run_dir(0, s0);
+            let r1 = h.join().expect("GRU direction thread panicked");
+            r0.and(r1)
+        })
+    } else {
+        for (d, s) in saved_parts.into_iter().enumerate() {
+            run_dir(d, s)?;
+        }
+        Ok(())
+    }
+}
+
+/// One direction's forward pass.
+struct DirForward<'a, F: Float> {
+    dims: GruDims,
+    d: usize,
+    reverse: bool,
+    w: &'a GruWeights<'a, Cpu<F>>,
+    xproj: &'a [F],
+    extra: Option<&'a [F]>,
+    h0: Option<&'a [F]>,
+    lens: Option<&'a [u32]>,
+    threads: usize,
+}
+
+impl<F: Float> DirForward<'_, F> {
+    fn run(&self, out: SharedMut<F>, mut saved: Option<&mut [F]>) -> Result<()> {
+        let GruDims {
+            seq_len,
+            batch,
+            hidden: hs,
+            dirs,
+        } = self.dims;
+        let mut h = match self.h0 {
+            Some(h0) => h0.to_vec(),
+            None => vec![F::ZERO; batch * hs],
+        };
+        let mut gh = vec![F::ZERO; batch * 3 * hs]; // (B, 3H)
+        let recurrent = Gemm::new(batch, 3 * hs, hs, false, true);
+        let b_hh = &self.w.b_hh[..3 * hs];
+        let out_stride = dirs * hs;
+
+        for s in 0..seq_len {
+            let t = if self.reverse { seq_len - 1 - s } else { s };
+            gemm::run(&recurrent, &h, self.w.w_hh, &mut gh, self.threads)?;
+            for b in 0..batch {
+                // SAFETY: row (t, b) of `out` has `dirs * hs` elements (checked by the
+                // caller) and this direction owns columns d*hs..(d+1)*hs of it.
+                let out_row = unsafe {
+                    std::slice::from_raw_parts_mut(
+                        out.0.add((t * batch + b) * out_stride + self.d * hs),
+                        hs,
+                    )
+                };
+                let saved_row = saved
+                    .as_deref_mut()
+                    .map(|sv| &mut sv[(t * batch + b) * 4 * hs..(t * batch + b + 1) * 4 * hs]);
+                if !active(self.lens, t, b) {
+                    out_row.fill(F::ZERO);
+                    if let Some(sv) = saved_row {
+                        sv.fill(F::ZERO);
+                    }
+                    continue;
+                }
+                let xp = &self.xproj[(t * batch + b) * 3 * hs..(t * batch + b + 1) * 3 * hs];
+                let ex = self.extra.map(|e| &e[b * 3 * hs..(b + 1) * 3 * hs]);
+                let ghb = &gh[b * 3 * hs..(b + 1) * 3 * hs];
+                let hb = &mut h[b * hs..(b + 1) * hs];
+                cell_forward(hs, xp, ex, ghb, b_hh, hb, out_row, saved_row);
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The fused gate pass of one sequence at one step; updates `h` in place.
+#[allow(clippy::too_many_arguments)]
+#[inline]
+fn cell_forward<F: Float>(
+    hs: usize,
+    xp: &[F],
+    ex: Option<&[F]>,
+    gh: &[F],
+    b_hh: &[F],
+    h: &mut [F],
+    out: &mut [F],
+    saved: Option<&mut [F]>,
+) {
+    let mut pre = [F::ZERO; 3];
+    let mut saved = saved;
+    for j in 0..hs {
+        for (g, p) in pre.iter_mut().enumerate() {
+            *p = xp[g * hs + j] + ex.map_or(F::ZERO, |e| e[g * hs + j]);
+        }
+        let r = (pre[0] + gh[j] + b_hh[j]).sigmoid();
+        let z = (pre[1] + gh[hs + j] + b_hh[hs + j]).sigmoid();
+        let hn = gh[2 * hs + j] + b_hh[2 * hs + j];
+        let n = (pre[2] + r * hn).tanh();
+        let next = n + z * (h[j] - n);
+        h[j] = next;
+        out[j] = next;
+        if let Some(sv) = saved.as_deref_mut() {
+            sv[j] = r;
+            sv[hs + j] = z;
+            sv[2 * hs + j] = n;
+            sv[3 * hs + j] = hn;
+        }
+    }
+}
+
+pub fn backward<F: Float>(threads: usize, args: GruBackward<'_, Cpu<F>>) -> Result<()> {
+    let GruBackward {
+        dims,
+        weights,
+        h0,
+        lens,
+        out,
+        saved,
+        dout,
+        dxproj,
+        work,
+        dw_hh,
+        db_hh,
+        dh0,
+        dextra,
+    } = args;
+    check_dims(dims, weights, lens)?;
+    let GruDims {
+        seq_len,
+        batch,
+        hidden: hs,
+        dirs,
+    } = dims;
+    let gates_len = seq_len * batch * 3 * hs;
+    let saved_len = seq_len * batch * 4 * hs;
+    let need = [
+        (out.len(), seq_len * batch * dirs * hs, "out"),
+        (dout.len(), seq_len * batch * dirs * hs, "dout"),
+        (saved.len(), dirs * saved_len, "saved"),
+        (dxproj.len(), dirs * gates_len, "dxproj"),
+        (work.len(), dirs * gates_len, "work"),
+        (dw_hh.len().min(db_hh.len()), dirs, "gradient sets"),
+        (h0.map_or(usize::MAX, |h| h.len()), dirs * batch * hs, "h0"),
+    ];
+    for (have, want, what) in need {
+        if have < want {
+            return Err(Error::shape(
+                "gru_backward",
+                format!("{what} of {want}"),
+                format!("{have}"),
+            ));
+        }
+    }
+    let lens = lens.map(|l| l.as_slice());
+    let mut dh0_parts: Vec<Option<&mut [F]>> = match dh0 {
+        Some(g) => g[..dirs * batch * hs]
+            .chunks_mut(batch * hs)
+            .map(Some)
+            .collect(),
+        None => (0..dirs).map(|_| None).collect(),
+    };
+    let mut dextra_parts: Vec<Option<&mut [F]>> = match dextra {
+        Some(g) => g[..dirs * batch * 3 * hs]
+            .chunks_mut(batch * 3 * hs)
+            .map(Some)
+            .collect(),
+        None => (0..dirs).map(|_| None).collect(),
+    };
+    let mut jobs = Vec::with_capacity(dirs);
+    let dx_parts = dxproj[..dirs * gates_len].chunks_mut(gates_len);
+    let work_parts = work[..dirs * gates_len].chunks_mut(gates_len);
+    let grads = dw_hh.iter_mut().zip(db_hh.iter_mut());
+    for (d, ((dx, wk), (dw, db))) in dx_parts.zip(work_parts).zip(grads).enumerate() {
+        jobs.push(DirBackward {
+            dims,
+            d,
+            reverse: d == 1,
+            w: &weights[d],
+            h0: h0.map(|h| &h[d * batch * hs..(d + 1) * batch * hs]),
+            lens,
+            out,
+            saved: &saved[d * saved_len..(d + 1) * saved_len],
+            dout,
+            dxproj: dx,
+            work: wk,
+            dw_hh: &mut dw[..],
+            db_hh: &mut db[..],
+            dh0: dh0_parts[d].take(),
+            dextra: dextra_parts[d].take(),
+            threads: 1,
+        });
+    }
+    let (concurrent, per_dir_threads) = split_threads(threads, dirs);
+    for job in &mut jobs {
+        job.threads = per_dir_threads;
+    }
+    if concurrent {
+        let mut it = jobs.into_iter();
+        let (mut j0, mut j1) = (it.next().unwrap(), it.next().unwrap());
+        std::thread::scope(|scope| {
+            let h = scope.spawn(move || j1.run());
+            let r0 = j0.run();
+            r0.and(h.join().expect("GRU direction thread panicked"))
+        })
+    } else {
+        for mut job in jobs {
+            job.run()?;
+        }
+        Ok(())
+    }
+}
+
+/// One direction's backward pass.
+struct DirBackward<'a, F: Float> {
+    dims: GruDims,
+    d: usize,
+    reverse: bool,
+    w: &'a GruWeights<'a, Cpu<F>>,
+    h0: Option<&'a [F]>,
+    lens: Option<&'a [u32]>,
+    out: &'a [F],
+    saved: &'a [F],
+    dout: &'a [F],
+    dxproj: &'a mut [F],
+    work: &'a mut [F],
+    dw_hh: &'a mut [F],
+    db_hh: &'a mut [F],
+    dh0: Option<&'a mut [F]>,
+    dextra: Option<&'a mut [F]>,
+    threads: usize,
+}
+
+impl<F: Float> DirBackward<'_, F> {
+    fn run(&mut self) -> Result<()> {
+        let GruDims {
+            seq_len,
+            batch,
+            hidden: hs,
+            dirs,
+        } = self.dims;
+        let out_stride = dirs * hs;
+        let col = self.d * hs;
+        let mut dh = vec![F::ZERO; batch * hs]; // gradient reaching the current state
+        let zeros = vec![F::ZERO; hs];
+
+        // Walk the steps in the opposite order of the forward pass.
+        for s in 0..seq_len {
+            let t = if self.reverse { s } else { seq_len - 1 - s };
+            for b in 0..batch {
+                let gates = (t * batch + b) * 3 * hs..(t * batch + b + 1) * 3 * hs;
+                let dhb = &mut dh[b * hs..(b + 1) * hs];
+                if !active(self.lens, t, b) {
+                    // The state passed through unchanged: its gradient does too.
+                    self.dxproj[gates.clone()].fill(F::ZERO);
+                    self.work[gates].fill(F::ZERO);
+                    continue;
+                }
+                let row = (t * batch + b) * out_stride + col;
+                for (g, &o) in dhb.iter_mut().zip(&self.dout[row..row + hs]) {
+                    *g += o;
+                }
+                let h_prev = prev_state(self.dims, self.d, self.lens, self.out, self.h0, t, b)
+                    .unwrap_or(&zeros);
+                let sv = &self.saved[(t * batch + b) * 4 * hs..(t * batch + b + 1) * 4 * hs];
+                let (dxp, dgh) = (&mut self.dxproj[gates.clone()], &mut self.work[gates]);
+                for j in 0..hs {
+                    let (r, z, n, hn) = (sv[j], sv[hs + j], sv[2 * hs + j], sv[3 * hs + j]);
+                    let g = dhb[j];
+                    let dn = g * (F::ONE - z);
+                    let dz = g * (h_prev[j] - n);
+                    let da_n = dn * (F::ONE - n * n);
+                    let da_z = dz * z * (F::ONE - z);
+                    let da_r = da_n * hn * r * (F::ONE - r);
+                    dxp[j] = da_r;
+                    dxp[hs + j] = da_z;
+                    dxp[2 * hs + j] = da_n;
+                    dgh[j] = da_r;
+                    dgh[hs + j] = da_z;
+                    dgh[2 * hs + j] = da_n * r;
+                    dhb[j] = g * z;
+                }
+            }
+            // dh_prev += dgh W_hh: (B, 3H) x (3H, H).
+            let mut g = Gemm::new(batch, hs, 3 * hs, false, false).accumulate();
+            g.a_off = t * batch * 3 * hs;
+            gemm::run(&g, self.work, self.w.w_hh, &mut dh, self.threads)?;
+        }
+        if let Some(dh0) = self.dh0.as_deref_mut() {
+            for (a, &g) in dh0.iter_mut().zip(&dh) {
+                *a += g;
+            }
+        }
+        self.weight_gradients()
+    }
+
+    /// dW_hh = sum_t dgh_t^T h_prev_t as one GEMM over all steps, plus the first steps'
+    /// contribution from h0; db_hh and dextra as column sums.
+    fn weight_gradients(&mut self) -> Result<()> {
+        let GruDims {
+            seq_len,
+            batch,
+            hidden: hs,
+            dirs,
+        } = self.dims;
+        let rows = (seq_len - 1) * batch;
+        if rows > 0 {
+            // Forward: steps 1..T against outputs 0..T-1; backward: steps 0..T-1 against
+            // outputs 1..T. Padded outputs are zero, matching a zero starting state.
+            let (work_t0, out_t0) = if self.reverse { (0, 1) } else { (1, 0) };
+            let g = Gemm {
+                a_off: work_t0 * batch * 3 * hs,
+                b_off: out_t0 * batch * dirs * hs + self.d * hs,
+                ldb: dirs * hs,
+                ..Gemm::new(3 * hs, hs, rows, true, false).accumulate()
+            };
+            gemm::run(&g, self.work, self.out, self.dw_hh, self.threads)?;
+        }
+        if let Some(h0) = self.h0 {
+            // Steps that started from h0: t = 0 forward; t = lens[b] - 1 backward. For the
+            // backward direction the GEMM above paired them with a zero output instead.
+            for b in 0..batch {
+                let t = if self.reverse {
+                    self.lens.map_or(seq_len, |l| l[b] as usize) - 1
+                } else {
+                    0
+                };
+                let dgh = &self.work[(t * batch + b) * 3 * hs..(t * batch + b + 1) * 3 * hs];
+                let hb = &h0[b * hs..(b + 1) * hs];
+                for (i, &g) in dgh.iter().enumerate() {
+                    let row = &mut self.dw_hh[i * hs..(i + 1) * hs];
+                    for (w, &h) in row.iter_mut().zip(hb) {
+                        *w += g * h;
+                    }
+                }
+            }
+        }
+        let (work, db) = (&*self.work, &mut *self.db_hh);
+        for row in work[..seq_len * batch * 3 * hs].chunks_exact(3 * hs) {
+            for (acc, &g) in db.iter_mut().zip(row) {
+                *acc += g;
+            }
+        }
+        if let Some(dextra) = self.dextra.as_deref_mut() {
+            for (i, row) in self.dxproj[..seq_len * batch * 3 * hs]
+                .chunks_exact(3 * hs)
+                .enumerate()
+            {
+                let b = i % batch;
+                for (acc, &g) in dextra[b * 3 * hs..(b + 1) * 3 * hs].iter_mut().zip(row) {
+                    *acc += g;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The state that step `t` of sequence `b` started from in direction `d`, or `None` for
+/// zero: the previous step's output, or `h0` at the sequence's first step.
+fn prev_state<'s, F: Float>(
+    dims: GruDims,
+    d: usize,
+    lens: Option<&[u32]>,
+    out: &'s [F],
+    h0: Option<&'s [F]>,
+    t: usize,
+    b: usize,
+) -> Option<&'s [F]> {
+    let GruDims {
+        seq_len,
+        batch,
+        hidden: hs,
+        dirs,
+    } = dims;
+    let from_out = if d == 1 {
+        (t + 1 < seq_len && active(lens, t + 1, b)).then_some(t + 1)
+    } else {
+        t.checked_sub(1)
+    };
+    match from_out {
+        Some(tp) => {
+            let row = (tp * batch + b) * dirs * hs + d * hs;
+            Some(&out[row..row + hs])
+        }
+        None => h0.map(|h| &h[b * hs..(b + 1) * hs]),
+    }
+}
