@@ -6,8 +6,9 @@
  *   add_bias_f32:           x[r, c] += bias[c]                x (rows, cols), bias (cols)
  *   relu_fwd_f32:           y[i] = max(x[i], 0)
  *   relu_bwd_f32:           dx[i] += dy[i] * (y[i] > 0)
- *   dropout_fwd_f32:        y[i] = keep(i) ? x[i] / (1 - p) : 0
- *   dropout_bwd_f32:        dx[i] += keep(i) ? dy[i] / (1 - p) : 0
+ *   dropout_fwd_f32:        y[i] = keep(i) ? x[i] * scale : 0
+ *   dropout_bwd_f32:        dx[i] += keep(i) ? dy[i] * scale : 0
+ *       scale = 1 / (1 - p) rounded to f32 by the host, as the CPU backend does.
  *       keep(i) = uniform(seed, i) >= p, the generator of src/engine/rng.rs, so masks equal
  *       the CPU backend's bit for bit.
  *   pair_features_fwd_f32:  out[b] = [u[b]; v[b]; |u[b] - v[b]|; u[b] * v[b]]
@@ -47,15 +48,15 @@ extern "C" __global__ void relu_bwd_f32(const float* y, const float* dy, float* 
     }
 }
 
-extern "C" __global__ void dropout_fwd_f32(const float* x, float* y, u64 n, float p, u64 seed) {
-    float keep_scale = 1.0f - p;
-    GRID_STRIDE(i, n) { y[i] = gs_uniform(seed, i) >= p ? x[i] / keep_scale : 0.0f; }
+extern "C" __global__ void dropout_fwd_f32(const float* x, float* y, u64 n, float p, float scale,
+                                           u64 seed) {
+    GRID_STRIDE(i, n) { y[i] = gs_uniform(seed, i) >= p ? x[i] * scale : 0.0f; }
 }
 
-extern "C" __global__ void dropout_bwd_f32(const float* dy, float* dx, u64 n, float p, u64 seed) {
-    float keep_scale = 1.0f - p;
+extern "C" __global__ void dropout_bwd_f32(const float* dy, float* dx, u64 n, float p, float scale,
+                                           u64 seed) {
     GRID_STRIDE(i, n) {
-        if (gs_uniform(seed, i) >= p) dx[i] += dy[i] / keep_scale;
+        if (gs_uniform(seed, i) >= p) dx[i] += dy[i] * scale;
     }
 }
 

@@ -389,11 +389,12 @@ impl Backend for Cuda {
             return Ok(());
         }
         let f = self.dev.function("elementwise", "dropout_fwd_f32")?;
+        let scale = 1.0 / (1.0 - p);
         let (xp, yp, n64) = (self.dev.ptr(x, 0), self.dev.ptr_mut(y, 0), n as u64);
         let cfg = self.launch_1d(n);
         // SAFETY: x and y hold at least n floats (checked above).
         launched("dropout_fwd_f32", unsafe {
-            launch!(self.dev, f, cfg, xp, yp, n64, p, seed)
+            launch!(self.dev, f, cfg, xp, yp, n64, p, scale, seed)
         })
     }
 
@@ -411,11 +412,12 @@ impl Backend for Cuda {
             return Ok(());
         }
         let f = self.dev.function("elementwise", "dropout_bwd_f32")?;
+        let scale = 1.0 / (1.0 - p);
         let (dyp, dxp, n64) = (self.dev.ptr(dy, 0), self.dev.ptr_mut(dx, 0), n as u64);
         let cfg = self.launch_1d(n);
         // SAFETY: dy and dx hold at least n floats (checked above).
         launched("dropout_bwd_f32", unsafe {
-            launch!(self.dev, f, cfg, dyp, dxp, n64, p, seed)
+            launch!(self.dev, f, cfg, dyp, dxp, n64, p, scale, seed)
         })
     }
 
@@ -833,10 +835,12 @@ impl Backend for Cuda {
         if hp.step == 0 {
             return Err(Error::Invalid("adam: step counts from 1".into()));
         }
-        // Bias corrections in f64: beta^step underflows gracefully to 0 for long runs.
+        // Bias corrections in f64, folded into two factors as the CPU backend does.
         let step = hp.step.min(i32::MAX as u64) as i32;
-        let bias1 = (1.0 - (hp.beta1 as f64).powi(step)) as f32;
-        let bias2 = (1.0 - (hp.beta2 as f64).powi(step)) as f32;
+        let bias1 = 1.0 - (hp.beta1 as f64).powi(step);
+        let bias2 = 1.0 - (hp.beta2 as f64).powi(step);
+        let step_size = (hp.lr as f64 / bias1) as f32;
+        let inv_sqrt_bias2 = (1.0 / bias2.sqrt()) as f32;
         let f = self.dev.function("adam", "adam_f32")?;
         let (pp, gp) = (self.dev.ptr_mut(param, 0), self.dev.ptr(grad, 0));
         let (mp, vp, np) = (
@@ -845,13 +849,26 @@ impl Backend for Cuda {
             self.dev.ptr(norm_sq, 0),
         );
         let n64 = n as u64;
-        let (lr, beta1, beta2, eps, max_norm) = (hp.lr, hp.beta1, hp.beta2, hp.eps, hp.max_norm);
+        let (beta1, beta2, eps, max_norm) = (hp.beta1, hp.beta2, hp.eps, hp.max_norm);
         let cfg = self.launch_1d(n);
         // SAFETY: param, grad, m and v hold n floats, norm_sq one (checked above).
         launched("adam_f32", unsafe {
             launch!(
-                self.dev, f, cfg, pp, gp, mp, vp, n64, lr, beta1, beta2, eps, bias1, bias2,
-                max_norm, np
+                self.dev,
+                f,
+                cfg,
+                pp,
+                gp,
+                mp,
+                vp,
+                n64,
+                step_size,
+                beta1,
+                beta2,
+                eps,
+                inv_sqrt_bias2,
+                max_norm,
+                np
             )
         })
     }
