@@ -134,6 +134,14 @@ impl Device {
             .map_err(|e| device_err(&format!("compiling kernel module {name} with NVRTC"), e))
     }
 
+    /// Makes the context current on the calling thread: raw driver and cuBLAS calls need
+    /// it (cudarc's own calls bind it themselves).
+    fn bind(&self) -> Result<()> {
+        self.ctx
+            .bind_to_thread()
+            .map_err(|e| device_err("binding the context", e))
+    }
+
     /// A buffer of `len` elements whose content is undefined: for scratch that is fully
     /// written before it is read. Allocations come from the device's stream-ordered pool.
     pub(crate) fn scratch<T: cudarc::driver::DeviceRepr>(
@@ -161,6 +169,7 @@ impl Device {
         if n == 0 {
             return Ok(());
         }
+        self.bind()?;
         // SAFETY: callers pass addresses of live buffers holding at least n elements.
         unsafe {
             cudarc::driver::result::memcpy_dtod_async(dst, src, n * 4, self.stream.cu_stream())
@@ -173,6 +182,7 @@ impl Device {
         if n == 0 {
             return Ok(());
         }
+        self.bind()?;
         // SAFETY: callers pass the address of a live buffer holding at least n elements.
         unsafe { cudarc::driver::result::memset_d8_async(dst, 0, n * 4, self.stream.cu_stream()) }
             .map_err(|e| device_err("device memset", e))
@@ -200,6 +210,7 @@ impl Device {
                 sys_blas::cublasOperation_t::CUBLAS_OP_N
             }
         };
+        self.bind()?;
         let blas = lock(&self.blas)?;
         // SAFETY: the caller checked that a, b and c hold the matrices that m, n, k, the
         // leading dimensions and the offsets describe; alpha and beta live on the host

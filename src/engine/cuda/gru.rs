@@ -121,10 +121,10 @@ impl Cuda {
         let recurrent = Gemm::new(b, 3 * h, h, false, true);
 
         for s in 0..t_len {
-            for d in 0..d_n {
+            for (d, &w) in w_p.iter().enumerate() {
                 let a = state_p + (d * b * h * 4) as u64;
                 let c = gh_p + (d * b * 3 * h * 4) as u64;
-                self.dev.gemm_raw(&recurrent, a, w_p[d], c)?;
+                self.dev.gemm_raw(&recurrent, a, w, c)?;
             }
             let step = GruStep {
                 seq_len: t_len as u64,

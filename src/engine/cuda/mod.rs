@@ -724,7 +724,7 @@ impl Backend for Cuda {
             self.dev.ptr(targets, target_off),
         );
         let v64 = vocab as u64;
-        let name = if vocab % 4 == 0 {
+        let name = if vocab.is_multiple_of(4) {
             "softmax_xent_fwd_v4_f32"
         } else {
             "softmax_xent_fwd_f32"
