@@ -2,6 +2,7 @@
 //! tokenizer shared by every task.
 
 pub mod normalize;
+pub mod spm;
 pub mod tokenizer;
 
 pub use normalize::{normalize, Language, NormalizeOptions};
