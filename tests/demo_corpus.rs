@@ -377,6 +377,13 @@ fn stories_continue_with_one_hero_and_one_companion() {
             let cur = lines(&data.join(format!("stories.{split}.cur.{lang}")));
             let next = lines(&data.join(format!("stories.{split}.next.{lang}")));
             assert_eq!(cur.len(), next.len(), "{lang} {split}: not line-aligned");
+            for line in cur.iter().chain(&next) {
+                let script_ok = match lang {
+                    "en" => line.is_ascii(),
+                    _ => line.chars().all(|c| c == ' ' || is_arabic_letter(c)),
+                };
+                assert!(script_ok && !line.is_empty(), "{lang} {split}: {line:?}");
+            }
 
             // Chain the pairs back into stories: a pair continues the story when its
             // current sentence is the previous pair's next sentence.

@@ -279,8 +279,12 @@ const fn adj(
     }
 }
 
-const fn colour(en: &'static str, ar_masc: &'static str, ar_fem: &'static str) -> Adjective {
-    let applies = THING | PLANT | ANIMAL | FRUIT;
+const fn colour(
+    en: &'static str,
+    ar_masc: &'static str,
+    ar_fem: &'static str,
+    applies: u16,
+) -> Adjective {
     Adjective {
         en,
         ar_masc,
@@ -296,6 +300,7 @@ const PEOPLE: u16 = PERSON | ANIMAL;
 const SIZED: u16 = ANIMAL | VEHICLE | CONTAINER | FURNITURE | OPENING | TEXT | PLANT;
 const MADE: u16 = VEHICLE | TOOL | CLOTHING | CONTAINER | TEXT | FURNITURE;
 const EATEN: u16 = FOOD | FRUIT | DRINK;
+const COLOURED: u16 = THING | PLANT;
 
 /// Every adjective of the demo.
 #[rustfmt::skip]
@@ -327,9 +332,12 @@ pub const ADJECTIVES: &[Adjective] = &[
     adj("light", "خفيف", "خفيفة", CONTAINER | FURNITURE, 8, 0),
     adj("interesting", "ممتع", "ممتعة", TEXT, 9, 1),
     adj("boring", "ممل", "مملة", TEXT, 9, -1),
-    colour("red", "أحمر", "حمراء"), colour("blue", "أزرق", "زرقاء"),
-    colour("green", "أخضر", "خضراء"), colour("yellow", "أصفر", "صفراء"),
-    colour("black", "أسود", "سوداء"), colour("white", "أبيض", "بيضاء"),
+    colour("red", "أحمر", "حمراء", COLOURED | FRUIT),
+    colour("blue", "أزرق", "زرقاء", COLOURED),
+    colour("green", "أخضر", "خضراء", COLOURED | FRUIT),
+    colour("yellow", "أصفر", "صفراء", COLOURED | FRUIT),
+    colour("black", "أسود", "سوداء", COLOURED | ANIMAL),
+    colour("white", "أبيض", "بيضاء", COLOURED | ANIMAL),
 ];
 
 /// A place: English and Arabic nouns and the prepositions each language uses for "at".
