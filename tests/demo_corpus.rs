@@ -475,7 +475,10 @@ fn nli_labels_follow_from_the_text() {
             let h: HashSet<&str> = hypothesis.split(' ').filter(ignored).collect();
             let added: Vec<&str> = h.difference(&p).copied().collect();
             let removed: Vec<&str> = p.difference(&h).copied().collect();
-            let negated = added.iter().any(|w| negations.contains(w));
+            // Premises are positive; only a contradiction may negate one side.
+            let negated = |words: &HashSet<&str>| words.iter().any(|w| negations.contains(w));
+            let one_side_negated = negated(&p) != negated(&h);
+            let any_negated = negated(&p) || negated(&h);
             // A clash: the hypothesis brings a word of a class the premise filled otherwise.
             let clash = added.iter().any(|a| {
                 removed
@@ -483,18 +486,20 @@ fn nli_labels_follow_from_the_text() {
                     .any(|r| classes.get(a).is_some_and(|c| classes.get(r) == Some(c)))
             });
             match label {
-                "entailment" => assert!(added.is_empty(), "{at}: entailment adds {added:?}"),
+                "entailment" => {
+                    assert!(added.is_empty(), "{at}: entailment adds {added:?}");
+                    assert!(!any_negated, "{at}: negation in entailment {row:?}");
+                }
                 "neutral" => {
-                    assert!(!added.is_empty() && !negated, "{at}: neutral {row:?}");
+                    assert!(!added.is_empty() && !any_negated, "{at}: neutral {row:?}");
                     assert!(!clash, "{at}: neutral pair clashes: {row:?}");
                 }
                 _ => {
-                    assert!(
-                        !added.is_empty(),
-                        "{at}: contradiction adds nothing: {row:?}"
-                    );
+                    let differs = one_side_negated || !added.is_empty();
+                    assert!(differs, "{at}: contradiction changes nothing: {row:?}");
                     if premise.is_ascii() {
-                        assert!(negated || clash, "{at}: no negation or clash: {row:?}");
+                        let why = one_side_negated || clash;
+                        assert!(why, "{at}: no negation or clash: {row:?}");
                     }
                 }
             }

@@ -724,8 +724,14 @@ pub fn nli_pair(rng: &mut Rng) -> (Label, Sentence, Sentence) {
             Label::Neutral => neutral(rng, &premise),
             Label::Contradiction => contradicted(rng, &premise),
         };
-        if let Some(h) = hypothesis {
-            return (label, premise, h);
+        match hypothesis {
+            // Contradiction is symmetric: swapping the sides keeps the label and stops a
+            // negation from always sitting in the hypothesis.
+            Some(h) if label == Label::Contradiction && chance(rng, 0.3) => {
+                return (label, h, premise)
+            }
+            Some(h) => return (label, premise, h),
+            None => {}
         }
     }
 }
