@@ -609,6 +609,7 @@ fn config_has_the_pipeline_keys_and_its_paths_exist() {
         "taskname",
         "tasktype",
         "language",
+        "language_trg",
         "train_src",
         "train_trg",
         "val_src",

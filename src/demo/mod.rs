@@ -193,9 +193,10 @@ fn demo_config(seed: u64, vocab_size: usize, train_sentences: usize) -> serde_js
     let steps_per_pass = (train_sentences / BATCH_SIZE).max(1);
     let monitor_loss = BATCH_SIZE * (steps_per_pass / 40).clamp(5, 50);
     let eval_freq = BATCH_SIZE * (steps_per_pass / 2).clamp(50, 1000);
-    let seq2seq = |name: &str, language: &str, src: &str, trg: &str| {
+    let seq2seq = |name: &str, language: &str, language_trg: &str, src: &str, trg: &str| {
         serde_json::json!({
             "taskname": name, "tasktype": "seq2seq", "language": language,
+            "language_trg": language_trg,
             "train_src": format!("data/{}", src.replace("{}", "train")),
             "train_trg": format!("data/{}", trg.replace("{}", "train")),
             "val_src": format!("data/{}", src.replace("{}", "val")),
@@ -221,10 +222,10 @@ fn demo_config(seed: u64, vocab_size: usize, train_sentences: usize) -> serde_js
             "model_dir": "runs/demo", "vocab_dir": "runs/demo/vocab",
         },
         "tasks": [
-            seq2seq("ar-en", "ar", "ar-en.{}.ar", "ar-en.{}.en"),
-            seq2seq("en-ar", "en", "ar-en.{}.en", "ar-en.{}.ar"),
-            seq2seq("en-skipthought", "en", "stories.{}.cur.en", "stories.{}.next.en"),
-            seq2seq("ar-skipthought", "ar", "stories.{}.cur.ar", "stories.{}.next.ar"),
+            seq2seq("ar-en", "ar", "en", "ar-en.{}.ar", "ar-en.{}.en"),
+            seq2seq("en-ar", "en", "ar", "ar-en.{}.en", "ar-en.{}.ar"),
+            seq2seq("en-skipthought", "en", "en", "stories.{}.cur.en", "stories.{}.next.en"),
+            seq2seq("ar-skipthought", "ar", "ar", "stories.{}.cur.ar", "stories.{}.next.ar"),
             {
                 "taskname": "bi-nli", "tasktype": "pair-classification", "language": "bi",
                 "train_src": "data/nli.train.tsv", "val_src": "data/nli.val.tsv",

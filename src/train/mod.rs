@@ -187,13 +187,6 @@ fn training_language(config: &Config) -> String {
     }
 }
 
-/// The tokenizer file a config trains and tokenizes with.
-pub fn tokenizer_path(config: &Config) -> PathBuf {
-    config
-        .vocab_dir()
-        .join(format!("{}.model", config.vocab.model_prefix))
-}
-
 /// A view of a data batch in the model's terms.
 fn task_batch(batch: &Batch, kind: TaskType) -> Result<TaskBatch<'_>> {
     fn side(s: &crate::data::batch::Side) -> SeqInput<'_> {
@@ -231,7 +224,7 @@ fn task_batch(batch: &Batch, kind: TaskType) -> Result<TaskBatch<'_>> {
 impl<B: Backend> Trainer<B> {
     /// Opens the tokenized data and the tokenizer of `config` and initialises the model.
     pub fn new(backend: B, config: Config) -> Result<Self> {
-        let tok_path = tokenizer_path(&config);
+        let tok_path = config.tokenizer_path();
         let tokenizer = Tokenizer::load(&tok_path)?;
         let spec = model_spec(&config, tokenizer.vocab_size())?;
         let seed = config.training.seed;
