@@ -9,7 +9,10 @@ use crate::text::spm::{self, ModelType, TrainOptions};
 use crate::text::tokenizer::Tokenizer;
 
 /// The native SentencePiece trainer, with the config's vocabulary settings.
-pub fn native_trainer(sentences: &mut dyn Iterator<Item = String>, spec: &VocabSpec) -> Result<Vec<u8>> {
+pub fn native_trainer(
+    sentences: &mut dyn Iterator<Item = String>,
+    spec: &VocabSpec,
+) -> Result<Vec<u8>> {
     let opts = TrainOptions {
         vocab_size: spec.vocab_size,
         model_type: match spec.model_type {
