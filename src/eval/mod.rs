@@ -1,1 +1,7 @@
-//! (in progress)
+//! Evaluation of sentence encoders on transfer tasks.
+pub mod alue_data;
+pub mod bilingual_data;
+pub mod data;
+pub mod files;
+pub mod metrics;
+pub mod senteval_data;
