@@ -106,7 +106,11 @@ pub fn read_csv(path: &Path) -> Result<Vec<Record>> {
                 field_started_quoted = true;
             }
             '"' => {
-                return Err(Error::parse(path, line, "quote inside an unquoted field"));
+                return Err(Error::parse(
+                    path,
+                    record_line,
+                    "quote inside an unquoted field",
+                ));
             }
             ',' => {
                 fields.push(std::mem::take(&mut field));
@@ -127,7 +131,11 @@ pub fn read_csv(path: &Path) -> Result<Vec<Record>> {
                 record_line = line;
             }
             _ if field_started_quoted => {
-                return Err(Error::parse(path, line, "text after a closing quote"));
+                return Err(Error::parse(
+                    path,
+                    record_line,
+                    "text after a closing quote",
+                ));
             }
             _ => field.push(c),
         }
