@@ -168,7 +168,7 @@ impl LogisticRegression {
     pub fn predict(&self, x: &Features) -> Vec<usize> {
         self.probabilities(x)
             .chunks(self.classes)
-            .map(|p| argmax(p))
+            .map(argmax)
             .collect()
     }
 
@@ -666,7 +666,7 @@ pub fn relatedness_protocol(
     config: &ProbeConfig,
 ) -> Result<RelatednessOutcome> {
     let (low, high) = range;
-    if !(high > low) {
+    if high.partial_cmp(&low) != Some(std::cmp::Ordering::Greater) {
         return Err(Error::Invalid(format!(
             "score range [{low}, {high}] is empty"
         )));
