@@ -15,6 +15,8 @@ pub mod bilingual_data;
 pub mod classifier;
 pub mod data;
 pub mod files;
+pub mod finetune;
+pub mod heads;
 pub mod metrics;
 pub mod report;
 pub mod senteval;
