@@ -249,8 +249,9 @@ impl FineTunable for TrainableHashedWords {
             }
             match self.last_pool {
                 Pool::Max => {
-                    for d in 0..dim {
-                        self.grad[self.argmax[i * dim + d] * dim + d] += g[d];
+                    let picks = &self.argmax[i * dim..(i + 1) * dim];
+                    for (d, (&pick, &gv)) in picks.iter().zip(g).enumerate() {
+                        self.grad[pick * dim + d] += gv;
                     }
                 }
                 Pool::Mean | Pool::Last => {

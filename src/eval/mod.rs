@@ -9,8 +9,10 @@
 //! `senteval` / `sts` (frozen-encoder protocols), `finetune` + `heads` (trainable protocols),
 //! `report` + `xlsx` + `predict` (outputs), `baseline` (a bag-of-hashed-words encoder).
 
+pub mod alue;
 pub mod alue_data;
 pub mod baseline;
+pub mod bilingual;
 pub mod bilingual_data;
 pub mod classifier;
 pub mod data;
@@ -18,6 +20,7 @@ pub mod files;
 pub mod finetune;
 pub mod heads;
 pub mod metrics;
+pub mod predict;
 pub mod report;
 pub mod senteval;
 pub mod senteval_data;
