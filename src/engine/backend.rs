@@ -220,18 +220,28 @@ pub trait Backend: Clone + Send + Sync + 'static {
     fn add_bias(&self, x: &mut Self::Buf, bias: &Self::Buf, rows: usize, cols: usize)
         -> Result<()>;
     /// Accumulates column sums of a (rows, cols) matrix into `out` (cols): bias gradients.
-    fn sum_rows(&self, x: &Self::Buf, rows: usize, cols: usize, out: &mut Self::Buf)
-        -> Result<()>;
+    fn sum_rows(&self, x: &Self::Buf, rows: usize, cols: usize, out: &mut Self::Buf) -> Result<()>;
     /// `y = max(x, 0)` over n elements.
     fn relu_forward(&self, x: &Self::Buf, y: &mut Self::Buf, n: usize) -> Result<()>;
     /// Accumulates `dx += dy * (y > 0)`.
-    fn relu_backward(&self, y: &Self::Buf, dy: &Self::Buf, dx: &mut Self::Buf, n: usize)
-        -> Result<()>;
+    fn relu_backward(
+        &self,
+        y: &Self::Buf,
+        dy: &Self::Buf,
+        dx: &mut Self::Buf,
+        n: usize,
+    ) -> Result<()>;
     /// Inverted dropout: `y = x * keep / (1 - p)` with `keep` drawn from a counter-based
     /// generator keyed by `(seed, index)`, identical on every backend (see
     /// [`crate::engine::rng::dropout_keep`]).
-    fn dropout_forward(&self, x: &Self::Buf, y: &mut Self::Buf, n: usize, p: f32, seed: u64)
-        -> Result<()>;
+    fn dropout_forward(
+        &self,
+        x: &Self::Buf,
+        y: &mut Self::Buf,
+        n: usize,
+        p: f32,
+        seed: u64,
+    ) -> Result<()>;
     /// Accumulates `dx += dy * keep / (1 - p)` with the same mask as the forward.
     fn dropout_backward(
         &self,
@@ -348,8 +358,13 @@ pub trait Backend: Clone + Send + Sync + 'static {
     ) -> Result<()>;
 
     /// Writes the index of each row's maximum into `out` (rows).
-    fn argmax_rows(&self, x: &Self::Buf, rows: usize, cols: usize, out: &mut Self::Ids)
-        -> Result<()>;
+    fn argmax_rows(
+        &self,
+        x: &Self::Buf,
+        rows: usize,
+        cols: usize,
+        out: &mut Self::Ids,
+    ) -> Result<()>;
 
     // ---- optimisation -------------------------------------------------------------------
 
