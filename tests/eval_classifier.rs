@@ -159,6 +159,14 @@ fn cross_validation_protocols_score_held_out_folds() {
     let outcome = classifier::kfold_protocol((&x, &y), (&test_x, &test_y), 2, &config).unwrap();
     assert!(outcome.test_accuracy > 0.85, "{}", outcome.test_accuracy);
     assert!(config.l2_grid.contains(&outcome.l2));
+
+    // Fitting folds on several threads changes nothing.
+    let threaded = ProbeConfig {
+        threads: 2,
+        ..config.clone()
+    };
+    let again = classifier::kfold_protocol((&x, &y), (&test_x, &test_y), 2, &threaded).unwrap();
+    assert_eq!(again, outcome);
 }
 
 #[test]

@@ -76,6 +76,11 @@ pub struct SentevalArgs {
     /// Folds of cross-validation for tasks without a split.
     #[arg(long, default_value_t = 10)]
     folds: usize,
+
+    /// Threads fitting cross-validation folds at once (0: one per core). Scores do not
+    /// depend on it.
+    #[arg(long, default_value_t = 0)]
+    threads: usize,
 }
 
 /// `gensen eval alue`.
@@ -330,6 +335,10 @@ fn run_senteval(args: SentevalArgs) -> anyhow::Result<Report> {
         pool: valid.pool,
         probe: ProbeConfig {
             folds: args.folds,
+            threads: match args.threads {
+                0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+                n => n,
+            },
             seed: common.seed,
             ..ProbeConfig::default()
         },
