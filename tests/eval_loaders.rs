@@ -203,3 +203,15 @@ fn malformed_files_are_rejected_with_file_and_line() {
         }
     }
 }
+
+#[test]
+fn task_sentences_cover_both_sides_of_every_split() {
+    let senteval_root = fixtures().join("senteval");
+    let sentences =
+        gensen::eval::senteval::task_sentences(&senteval_root, &[SentevalTask::Mrpc]).unwrap();
+    assert_eq!(sentences.len(), 2 * (40 + 16));
+    let alue_root = fixtures().join("alue");
+    // MQ2Q: 30 training pairs and 6 leaderboard pairs.
+    let sentences = gensen::eval::alue::task_sentences(&alue_root, &[AlueTask::Mq2q]).unwrap();
+    assert_eq!(sentences.len(), 2 * (30 + 6));
+}

@@ -223,20 +223,23 @@ fn single_model(models: Vec<ModelSpec>, suite: &str) -> anyhow::Result<ModelSpec
 // Encoder loading: the only place the CLI touches the trained model.
 // ---------------------------------------------------------------------------------------
 
+/// Word vectors for vocabulary expansion and the sentences whose words to expand on.
+type Expansion<'a> = Option<(&'a Path, &'a [String])>;
+
 /// Loads a frozen encoder for SentEval.
 ///
 /// TODO: load `ModelSpec::Folder` with `gensen::encode::GenSen::load(dir, device)` and, when
-/// `embeddings` is given, expand its vocabulary on the tasks' words first; this waits on
-/// the encoder API, which is not merged yet.
+/// `expansion` is given, expand its vocabulary on those sentences' words first; this waits
+/// on the encoder API, which is not merged yet.
 fn load_frozen(
     spec: &ModelSpec,
     device: &str,
-    embeddings: Option<&Path>,
+    expansion: Expansion,
     seed: u64,
 ) -> anyhow::Result<Box<dyn SentenceEncoder>> {
     match spec {
         ModelSpec::Baseline(dim) => {
-            baseline_notes(embeddings);
+            baseline_notes(expansion);
             Ok(Box::new(HashedWords::new(*dim, seed)))
         }
         ModelSpec::Folder(dir) => Err(encoder_unavailable(dir, device)),
@@ -250,20 +253,20 @@ fn load_frozen(
 fn load_trainable(
     spec: &ModelSpec,
     device: &str,
-    embeddings: Option<&Path>,
+    expansion: Expansion,
     seed: u64,
 ) -> anyhow::Result<Box<dyn FineTunable>> {
     match spec {
         ModelSpec::Baseline(dim) => {
-            baseline_notes(embeddings);
+            baseline_notes(expansion);
             Ok(Box::new(TrainableHashedWords::new(*dim, 1 << 14, seed)))
         }
         ModelSpec::Folder(dir) => Err(encoder_unavailable(dir, device)),
     }
 }
 
-fn baseline_notes(embeddings: Option<&Path>) {
-    if embeddings.is_some() {
+fn baseline_notes(expansion: Expansion) {
+    if expansion.is_some() {
         eprintln!("note: --pretrained-embeddings has no effect on the bag-of-words baseline");
     }
 }
@@ -322,12 +325,19 @@ fn run_senteval(args: SentevalArgs) -> anyhow::Result<Report> {
     if args.folds < 2 {
         return Err(Error::Invalid("--folds must be at least 2".into()).into());
     }
-    let embeddings = common.pretrained_embeddings.as_deref();
+    let sentences = match &common.pretrained_embeddings {
+        Some(_) => senteval::task_sentences(&common.data, &tasks)?,
+        None => Vec::new(),
+    };
+    let expansion = common
+        .pretrained_embeddings
+        .as_deref()
+        .map(|p| (p, sentences.as_slice()));
     let members = valid
         .models
         .iter()
         .enumerate()
-        .map(|(i, spec)| load_frozen(spec, &common.device, embeddings, common.seed + i as u64))
+        .map(|(i, spec)| load_frozen(spec, &common.device, expansion, common.seed + i as u64))
         .collect::<anyhow::Result<Vec<_>>>()?;
     let mut encoder = Concatenated { members };
     let options = SentevalOptions {
@@ -355,8 +365,15 @@ fn run_alue(args: AlueArgs) -> anyhow::Result<Report> {
     let valid = validate(common)?;
     let tasks = parse_tasks(&common.tasks, &AlueTask::ALL)?;
     let spec = single_model(valid.models, "alue")?;
-    let embeddings = common.pretrained_embeddings.as_deref();
-    let mut encoder = load_trainable(&spec, &common.device, embeddings, common.seed)?;
+    let sentences = match &common.pretrained_embeddings {
+        Some(_) => alue::task_sentences(&common.data, &tasks)?,
+        None => Vec::new(),
+    };
+    let expansion = common
+        .pretrained_embeddings
+        .as_deref()
+        .map(|p| (p, sentences.as_slice()));
+    let mut encoder = load_trainable(&spec, &common.device, expansion, common.seed)?;
     let options = AlueOptions {
         tasks,
         finetune: FinetuneConfig {
@@ -404,8 +421,15 @@ fn run_bilingual(args: BilingualArgs) -> anyhow::Result<Report> {
         }
     }
     let spec = single_model(valid.models, "bilingual")?;
-    let embeddings = common.pretrained_embeddings.as_deref();
-    let mut encoder = load_trainable(&spec, &common.device, embeddings, common.seed)?;
+    let sentences = match &common.pretrained_embeddings {
+        Some(_) => bilingual::task_sentences(&common.data, tasks)?,
+        None => Vec::new(),
+    };
+    let expansion = common
+        .pretrained_embeddings
+        .as_deref()
+        .map(|p| (p, sentences.as_slice()));
+    let mut encoder = load_trainable(&spec, &common.device, expansion, common.seed)?;
     let config = FinetuneConfig {
         epochs: args.epochs,
         pool: valid.pool.unwrap_or(Pool::Mean),

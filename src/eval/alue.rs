@@ -8,7 +8,7 @@
 use std::path::{Path, PathBuf};
 
 use super::alue_data::{self, AlueData, AlueTask};
-use super::data::{hold_out, Example};
+use super::data::{hold_out, sentences_of, Example};
 use super::finetune::{self, EpochLog, FineTunable, FinetuneConfig, Splits, TaskSpec};
 use super::heads::Predictions;
 use super::predict;
@@ -50,6 +50,25 @@ fn split(
     };
     let (train, valid) = hold_out(rest, config.valid_fraction, &mut rng)?;
     Ok((train, valid, eval))
+}
+
+/// Every sentence of `tasks`, leaderboard inputs included (for vocabulary expansion).
+pub fn task_sentences(root: &Path, tasks: &[AlueTask]) -> Result<Vec<String>> {
+    let mut out = Vec::new();
+    for &task in tasks {
+        let data = alue_data::load(root, task)?;
+        for set in [
+            Some(&data.train),
+            data.eval.as_ref(),
+            data.leaderboard.as_ref(),
+        ]
+        .into_iter()
+        .flatten()
+        {
+            out.extend(sentences_of(set).map(str::to_string));
+        }
+    }
+    Ok(out)
 }
 
 /// Runs the tasks of `options` and reports ALUE's metrics and averages.

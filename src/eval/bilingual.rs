@@ -7,7 +7,7 @@ use std::path::Path;
 
 use super::alue_data::{Metric, TaskKind, NLI_LABELS};
 use super::bilingual_data;
-use super::data::hold_out;
+use super::data::{hold_out, sentences_of};
 use super::finetune::{self, EpochLog, FineTunable, FinetuneConfig, Splits, TaskSpec};
 use super::report::{Report, TaskResult};
 use super::sts;
@@ -32,6 +32,23 @@ impl SentenceEncoder for Frozen<'_> {
 pub struct BilingualTasks {
     pub sts: bool,
     pub nli: bool,
+}
+
+/// Every sentence of the selected parts (for vocabulary expansion).
+pub fn task_sentences(root: &Path, tasks: BilingualTasks) -> Result<Vec<String>> {
+    let mut sets = Vec::new();
+    if tasks.sts {
+        sets.push(bilingual_data::load_sts(root)?);
+    }
+    if tasks.nli {
+        let nli = bilingual_data::load_nli(root)?;
+        sets.extend([nli.train, nli.test]);
+        sets.extend(nli.dev);
+    }
+    Ok(sets
+        .iter()
+        .flat_map(|set| sentences_of(set).map(str::to_string))
+        .collect())
 }
 
 /// Runs bilingual STS and NLI from `root` (or `root/bilingual`).

@@ -127,3 +127,11 @@ pub fn hold_out(
     }
     Ok((kept, out))
 }
+
+/// Every sentence of `examples` (both sides of pairs), for vocabulary expansion on the
+/// words an evaluation will meet.
+pub fn sentences_of(examples: &[Example]) -> impl Iterator<Item = &str> {
+    examples
+        .iter()
+        .flat_map(|e| std::iter::once(e.text.as_str()).chain(e.pair.as_deref()))
+}

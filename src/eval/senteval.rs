@@ -6,7 +6,7 @@ use std::path::Path;
 use std::time::Instant;
 
 use super::classifier::{self, pair_features, Features, ProbeConfig};
-use super::data::{classes, scores, Example};
+use super::data::{classes, scores, sentences_of, Example};
 use super::report::{Report, TaskResult};
 use super::senteval_data::{self, SentevalData, SentevalTask};
 use super::sts::{self, encode_pairs};
@@ -198,6 +198,23 @@ pub fn run_task(
     }
     result.seconds = started.elapsed().as_secs_f64();
     Ok(result)
+}
+
+/// Every sentence of `tasks` (for vocabulary expansion before encoding).
+pub fn task_sentences(root: &Path, tasks: &[SentevalTask]) -> Result<Vec<String>> {
+    let mut out = Vec::new();
+    for &task in tasks {
+        let sets: Vec<Vec<Example>> = match senteval_data::load(root, task)? {
+            SentevalData::Corpus(all) => vec![all],
+            SentevalData::TrainTest { train, test } => vec![train, test],
+            SentevalData::Splits { train, dev, test } => vec![train, dev, test],
+            SentevalData::Similarity(sets) => sets.into_iter().map(|(_, s)| s).collect(),
+        };
+        for set in &sets {
+            out.extend(sentences_of(set).map(str::to_string));
+        }
+    }
+    Ok(out)
 }
 
 /// Runs every task of `options`, calling `done` after each (for progress display).
