@@ -101,8 +101,9 @@ pub struct TrainableHashedWords {
 }
 
 impl TrainableHashedWords {
-    /// A table of `buckets` rows of `dim` values.
+    /// A table of `buckets` rows (at least one) of `dim` values.
     pub fn new(dim: usize, buckets: usize, seed: u64) -> Self {
+        let buckets = buckets.max(1);
         let table = Self::initial_table(dim, buckets, seed);
         let size = table.len();
         TrainableHashedWords {
