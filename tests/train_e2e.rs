@@ -9,7 +9,7 @@ use gensen::encode::{EncodeOptions, GenSen};
 use gensen::engine::cpu::Cpu;
 use gensen::engine::device::DeviceChoice;
 use gensen::train::extract::extract_encoder;
-use gensen::train::{checkpoint, Event, RunOptions, Summary, Trainer};
+use gensen::train::{checkpoint, Event, MetricsLog, RunOptions, Summary, Trainer};
 
 /// A fresh folder under the target directory, removed first if a previous run left it.
 fn scratch(name: &str) -> PathBuf {

@@ -5,6 +5,10 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 
+use gensen::encode::finetune::TrainableEncoder;
+use gensen::encode::GenSen;
+use gensen::engine::cpu::Cpu;
+use gensen::engine::device::DeviceChoice;
 use gensen::eval::alue::{self, AlueOptions, Progress};
 use gensen::eval::alue_data::AlueTask;
 use gensen::eval::baseline::{HashedWords, TrainableHashedWords};
@@ -226,11 +230,35 @@ fn single_model(models: Vec<ModelSpec>, suite: &str) -> anyhow::Result<ModelSpec
 /// Word vectors for vocabulary expansion and the sentences whose words to expand on.
 type Expansion<'a> = Option<(&'a Path, &'a [String])>;
 
+/// The backend choice for `--device`.
+fn device_choice(device: &str) -> anyhow::Result<DeviceChoice> {
+    Ok(device.parse::<DeviceChoice>()?)
+}
+
+/// The encoder folder to load: `dir` itself, or a copy expanded with the words of the
+/// task sentences when pretrained vectors are given.
+fn expanded_folder(dir: &Path, expansion: Expansion) -> anyhow::Result<PathBuf> {
+    let Some((vectors, sentences)) = expansion else {
+        return Ok(dir.to_path_buf());
+    };
+    let mut words: Vec<String> = sentences
+        .iter()
+        .flat_map(|s| s.split_whitespace())
+        .map(|w| w.to_lowercase())
+        .collect();
+    words.sort();
+    words.dedup();
+    let out = std::env::temp_dir().join(format!("gensen-expanded-{}", std::process::id()));
+    let report = gensen::encode::expand::expand_vocab(dir, &words, vectors, &out)
+        .with_context(|| format!("expanding the vocabulary of {}", dir.display()))?;
+    eprintln!(
+        "vocabulary expansion: {} words mapped, {} known, {} unknown (held-out R^2 {:.3})",
+        report.mapped, report.known, report.unknown, report.held_out_r2
+    );
+    Ok(out)
+}
+
 /// Loads a frozen encoder for SentEval.
-///
-/// TODO: load `ModelSpec::Folder` with `gensen::encode::GenSen::load(dir, device)` and, when
-/// `expansion` is given, expand its vocabulary on those sentences' words first; this waits
-/// on the encoder API, which is not merged yet.
 fn load_frozen(
     spec: &ModelSpec,
     device: &str,
@@ -242,14 +270,19 @@ fn load_frozen(
             baseline_notes(expansion);
             Ok(Box::new(HashedWords::new(*dim, seed)))
         }
-        ModelSpec::Folder(dir) => Err(encoder_unavailable(dir, device)),
+        ModelSpec::Folder(dir) => {
+            let folder = expanded_folder(dir, expansion)?;
+            let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+            Ok(Box::new(GenSen::load(
+                &folder,
+                device_choice(device)?,
+                threads,
+            )?))
+        }
     }
 }
 
 /// Loads a fine-tunable encoder for ALUE and bilingual NLI.
-///
-/// TODO: as [`load_frozen`], through `gensen::encode::GenSen::load(dir, device)` and an
-/// engine-backed `FineTunable`; this waits on the encoder API.
 fn load_trainable(
     spec: &ModelSpec,
     device: &str,
@@ -261,7 +294,24 @@ fn load_trainable(
             baseline_notes(expansion);
             Ok(Box::new(TrainableHashedWords::new(*dim, 1 << 14, seed)))
         }
-        ModelSpec::Folder(dir) => Err(encoder_unavailable(dir, device)),
+        ModelSpec::Folder(dir) => {
+            let folder = expanded_folder(dir, expansion)?;
+            let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+            let cuda = match device_choice(device)? {
+                DeviceChoice::Cpu => false,
+                DeviceChoice::Cuda => true,
+                DeviceChoice::Auto => gensen::engine::cuda::cuda_available(),
+            };
+            if cuda {
+                let backend = gensen::engine::cuda::Cuda::new(0)?;
+                Ok(Box::new(TrainableEncoder::load(&folder, backend)?))
+            } else {
+                Ok(Box::new(TrainableEncoder::load(
+                    &folder,
+                    Cpu::<f32>::new(threads),
+                )?))
+            }
+        }
     }
 }
 
@@ -269,15 +319,6 @@ fn baseline_notes(expansion: Expansion) {
     if expansion.is_some() {
         eprintln!("note: --pretrained-embeddings has no effect on the bag-of-words baseline");
     }
-}
-
-fn encoder_unavailable(dir: &Path, device: &str) -> anyhow::Error {
-    Error::Invalid(format!(
-        "--model {} (device {device}): this build cannot load trained encoders yet; \
-         use --model bow:DIM for the baseline",
-        dir.display()
-    ))
-    .into()
 }
 
 // ---------------------------------------------------------------------------------------

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use gensen::config::Config;
 use gensen::data::tokenize::{tokenize_config, Progress, TokenizeOptions};
-use gensen::data::vocab::{train_tokenizer, VocabSpec};
+use gensen::data::vocab::train_tokenizer;
 use gensen::text::Tokenizer;
 
 /// Arguments of `gensen train-tokenizer`.
@@ -52,8 +52,12 @@ pub fn train(args: TrainArgs) -> anyhow::Result<()> {
         config.vocab.max_num_sentences,
         config.tasks.len()
     );
-    let report = train_tokenizer(&config, &native_trainer, args.skip_bad_lines)
-        .context("training the tokenizer")?;
+    let report = train_tokenizer(
+        &config,
+        &gensen::pipeline::native_trainer,
+        args.skip_bad_lines,
+    )
+    .context("training the tokenizer")?;
     eprintln!(
         "read {} sentences, trained on {}, {} bad line(s) skipped",
         report.stats.seen, report.stats.kept, report.stats.bad_lines
@@ -66,17 +70,6 @@ pub fn train(args: TrainArgs) -> anyhow::Result<()> {
         started.elapsed().as_secs_f64()
     );
     Ok(())
-}
-
-/// The native SentencePiece trainer.
-fn native_trainer(
-    _sentences: &mut dyn Iterator<Item = String>,
-    _spec: &VocabSpec,
-) -> gensen::Result<Vec<u8>> {
-    // TODO: call gensen::text::spm::train here, it is being written in its own module.
-    Err(gensen::Error::Invalid(
-        "this build has no SentencePiece trainer yet".into(),
-    ))
 }
 
 /// Runs `gensen tokenize`.

@@ -5,6 +5,7 @@
 //! encoded, and put back in the caller's order.
 
 pub mod expand;
+pub mod finetune;
 pub mod npy;
 
 use std::collections::HashMap;

@@ -162,6 +162,18 @@ impl<B: Backend> Params<B> {
         Ok(())
     }
 
+    /// Sets every Adam moment to zero (a fresh optimiser).
+    pub fn reset_moments(&mut self) -> Result<()> {
+        for p in &mut self.params {
+            let n = p.numel();
+            if let Some((m, v)) = p.moments.as_mut() {
+                self.backend.fill(m, n, 0.0)?;
+                self.backend.fill(v, n, 0.0)?;
+            }
+        }
+        Ok(())
+    }
+
     /// Sets every gradient to zero.
     pub fn zero_grads(&mut self) -> Result<()> {
         for p in &mut self.params {

@@ -34,27 +34,7 @@ use classifier::Features;
 
 /// The language of the sentences given to an encoder, which selects their normalization;
 /// `Bi` chooses Arabic or English per sentence.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Language {
-    Ar,
-    En,
-    Bi,
-}
-
-impl std::str::FromStr for Language {
-    type Err = Error;
-    fn from_str(s: &str) -> Result<Self> {
-        match s {
-            "ar" => Ok(Language::Ar),
-            "en" => Ok(Language::En),
-            "bi" => Ok(Language::Bi),
-            other => Err(Error::Invalid(format!(
-                "unknown language '{other}' (expected ar, en or bi)"
-            ))),
-        }
-    }
-}
+pub use crate::text::Language;
 
 /// A frozen sentence encoder: what SentEval's probes and similarity tasks need.
 pub trait SentenceEncoder {
