@@ -596,7 +596,7 @@ impl TaskData {
             // Check once what every later access relies on, so indexing cannot panic.
             let idx_path = dir.join(&idx_name);
             let n_ids = column.ids.bytes().len() / entry.id_bytes as usize;
-            if column.ids.bytes().len() % entry.id_bytes as usize != 0 {
+            if !column.ids.bytes().len().is_multiple_of(entry.id_bytes as usize) {
                 return Err(corrupt(
                     &dir.join(&ids_name),
                     "size is not a whole number of ids".into(),
