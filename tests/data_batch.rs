@@ -19,7 +19,6 @@ fn fingerprint() -> Fingerprint {
         max_src_length: 64,
         max_trg_length: 64,
         labels: vec![],
-        skip_bad_lines: false,
     }
 }
 

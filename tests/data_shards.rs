@@ -305,6 +305,14 @@ fn skip_bad_lines_counts_and_reports_them() {
     ));
     let data = TaskData::open(dir.join("runs/base/data/dialects")).unwrap();
     assert_eq!(data.labels().unwrap(), &[0, 2]);
+
+    // Clean splits stay up to date either way; the split with skipped lines is up to date
+    // only for a skipping run, and a strict run stops at its first bad line.
+    let config = Config::load(dir.join("config.json")).unwrap();
+    let again = run(&config, 1, true).unwrap();
+    assert!(again.iter().all(|r| r.up_to_date));
+    let (_, line, _) = parse_error(run(&config, 1, false));
+    assert_eq!(line, 2);
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -378,7 +386,6 @@ fn large_vocabularies_store_u32_ids() {
         max_src_length: 64,
         max_trg_length: 64,
         labels: vec![],
-        skip_bad_lines: false,
     };
     let entry = writer.finish(fingerprint, Default::default()).unwrap();
     assert_eq!(entry.id_bytes, 4);

@@ -119,9 +119,9 @@ pub fn tokenize_split(
     let Some(mut reader) = ExampleReader::open(task, split, opts.skip_bad_lines)? else {
         return Ok(None);
     };
-    let fingerprint = fingerprint(task, split, tokenizer, normalization, max_lengths, opts)?;
+    let fingerprint = fingerprint(task, split, tokenizer, normalization, max_lengths)?;
     let manifest = Manifest::load(dir)?;
-    if !opts.force && manifest.is_up_to_date(dir, split, &fingerprint) {
+    if !opts.force && manifest.is_up_to_date(dir, split, &fingerprint, opts.skip_bad_lines) {
         let entry = &manifest.splits[split.name()];
         return Ok(Some(SplitReport {
             task: task.taskname.clone(),
@@ -243,7 +243,6 @@ fn fingerprint(
     tokenizer: &Tokenizer,
     normalization: Option<&NormalizeOptions>,
     max_lengths: (usize, usize),
-    opts: &TokenizeOptions,
 ) -> Result<Fingerprint> {
     let files = match split {
         Split::Train => [Some(&task.train_src), task.train_trg.as_ref()],
@@ -270,7 +269,6 @@ fn fingerprint(
         max_src_length: max_lengths.0,
         max_trg_length: max_lengths.1,
         labels: task.labels.iter().map(|(k, &v)| (k.clone(), v)).collect(),
-        skip_bad_lines: opts.skip_bad_lines,
     })
 }
 
