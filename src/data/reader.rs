@@ -188,7 +188,7 @@ impl ExampleReader {
             Layout::Jsonl
         } else if task.tasktype == TaskType::PairClassification {
             // A header is recognised by its column names, then consumed.
-            let first = detect_header(&src_path.to_path_buf())?;
+            let first = detect_header(src_path)?;
             match first {
                 Some(layout) => {
                     src.next_line()?;

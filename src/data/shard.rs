@@ -702,7 +702,8 @@ impl TaskData {
         self.examples == 0
     }
 
-    /// Ids of example `i`'s (first) sentence.
+    /// Ids of example `i`'s (first) sentence. Like slice indexing, the accessors panic when
+    /// `i >= len()`.
     pub fn src(&self, i: usize) -> IdSlice<'_> {
         self.src.sentence(i)
     }
