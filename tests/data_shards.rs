@@ -291,6 +291,30 @@ fn bad_lines_fail_with_file_and_line() {
 }
 
 #[test]
+fn a_bad_line_after_many_chunks_stops_all_threads_and_cleans_up() {
+    let mut content = String::new();
+    for i in 1..=9000 {
+        if i == 7001 {
+            content.push_str("msa no tab here\n");
+        } else {
+            content.push_str("egy\tالراجل بيقرا الكتاب\n");
+        }
+    }
+    let (dir, result) = dialects_with("late-bad", content.as_bytes(), false);
+    let (path, line, _) = parse_error(result);
+    assert!(path.ends_with("dialects.train.tsv"));
+    assert_eq!(line, 7001);
+    let shard_dir = dir.join("runs/base/data/dialects");
+    let leftovers: Vec<_> = std::fs::read_dir(&shard_dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .filter(|name| name != "manifest.json")
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
 fn skip_bad_lines_counts_and_reports_them() {
     let content = b"msa\tone\negy two\n\xff\tbad\n\nklingon\tx\nlev\tthree\n";
     let (dir, result) = dialects_with("skip", content, true);
