@@ -546,7 +546,7 @@ impl Config {
                 return Err(err(format!("key `model.{key}`: must be > 0")));
             }
         }
-        if m.bidirectional && m.dim_src % 2 != 0 {
+        if m.bidirectional && !m.dim_src.is_multiple_of(2) {
             return Err(err(format!(
                 "key `model.dim_src`: a bidirectional encoder needs an even size, got {}",
                 m.dim_src

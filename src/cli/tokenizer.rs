@@ -77,7 +77,12 @@ pub fn tokenize(args: TokenizeArgs) -> anyhow::Result<()> {
     anyhow::ensure!(args.num_workers > 0, "--num-workers must be at least 1");
     let config = Config::load(&args.config)?;
     let model_path = args.model_path.unwrap_or_else(|| config.tokenizer_path());
-    let tokenizer = Tokenizer::load(&model_path)?;
+    let tokenizer = Tokenizer::load(&model_path).with_context(|| {
+        format!(
+            "loading the tokenizer (`gensen train-tokenizer -c {}` trains one)",
+            args.config.display()
+        )
+    })?;
     let opts = TokenizeOptions {
         workers: args.num_workers,
         skip_bad_lines: args.skip_bad_lines,

@@ -132,6 +132,9 @@ impl LineSource {
 /// Why a line is rejected.
 type LineResult<T> = std::result::Result<T, String>;
 
+/// A line's file, number and what it gave.
+type LineOutcome = (PathBuf, usize, LineResult<Parsed>);
+
 /// What reading a line gave.
 enum Parsed {
     Example(RawExample),
@@ -188,7 +191,7 @@ impl ExampleReader {
             Layout::Jsonl
         } else if task.tasktype == TaskType::PairClassification {
             // A header is recognised by its column names, then consumed.
-            let first = detect_header(&src_path.to_path_buf())?;
+            let first = detect_header(src_path)?;
             match first {
                 Some(layout) => {
                     src.next_line()?;
@@ -263,12 +266,12 @@ impl ExampleReader {
         }
     }
 
-    #[allow(clippy::type_complexity)]
-    fn next_seq2seq(&mut self) -> Result<Option<(PathBuf, usize, LineResult<Parsed>)>> {
-        let trg = self
-            .trg
-            .as_mut()
-            .expect("seq2seq readers open a target file");
+    fn next_seq2seq(&mut self) -> Result<Option<LineOutcome>> {
+        let Some(trg) = self.trg.as_mut() else {
+            return Err(Error::Invalid(
+                "a seq2seq reader needs a target file".into(),
+            ));
+        };
         let src_line = self.src.next_line()?.map(|(_, b)| b.to_vec());
         let line = self.src.line.max(trg.line + 1);
         let trg_line = trg.next_line()?.map(|(_, b)| b);
@@ -307,8 +310,7 @@ impl ExampleReader {
         Ok(Some((trg.path.clone(), line, result)))
     }
 
-    #[allow(clippy::type_complexity)]
-    fn next_labelled(&mut self) -> Result<Option<(PathBuf, usize, LineResult<Parsed>)>> {
+    fn next_labelled(&mut self) -> Result<Option<LineOutcome>> {
         let pair = self.task_type == TaskType::PairClassification;
         let Some((line, bytes)) = self.src.next_line()? else {
             return Ok(None);

@@ -73,8 +73,6 @@ pub struct Fingerprint {
     pub max_trg_length: usize,
     /// The label mapping, sorted by name.
     pub labels: Vec<(String, u32)>,
-    /// Whether bad lines were skipped rather than fatal.
-    pub skip_bad_lines: bool,
 }
 
 /// A file's name (or path), size and CRC-32.
@@ -166,12 +164,20 @@ impl Manifest {
     }
 
     /// Whether `split` was built from `fingerprint` and its files are all present with
-    /// their recorded sizes.
-    pub fn is_up_to_date(&self, dir: &Path, split: Split, fingerprint: &Fingerprint) -> bool {
+    /// their recorded sizes. A split built by skipping bad lines is stale for a run that
+    /// does not skip them, so that run reports the first bad line.
+    pub fn is_up_to_date(
+        &self,
+        dir: &Path,
+        split: Split,
+        fingerprint: &Fingerprint,
+        skip_bad_lines: bool,
+    ) -> bool {
         let Some(entry) = self.splits.get(split.name()) else {
             return false;
         };
         entry.fingerprint == *fingerprint
+            && (skip_bad_lines || entry.counts.bad_lines == 0)
             && entry
                 .files
                 .iter()
@@ -596,7 +602,12 @@ impl TaskData {
             // Check once what every later access relies on, so indexing cannot panic.
             let idx_path = dir.join(&idx_name);
             let n_ids = column.ids.bytes().len() / entry.id_bytes as usize;
-            if column.ids.bytes().len() % entry.id_bytes as usize != 0 {
+            if !column
+                .ids
+                .bytes()
+                .len()
+                .is_multiple_of(entry.id_bytes as usize)
+            {
                 return Err(corrupt(
                     &dir.join(&ids_name),
                     "size is not a whole number of ids".into(),
@@ -691,7 +702,8 @@ impl TaskData {
         self.examples == 0
     }
 
-    /// Ids of example `i`'s (first) sentence.
+    /// Ids of example `i`'s (first) sentence. Like slice indexing, the accessors panic when
+    /// `i >= len()`.
     pub fn src(&self, i: usize) -> IdSlice<'_> {
         self.src.sentence(i)
     }

@@ -119,9 +119,9 @@ pub fn tokenize_split(
     let Some(mut reader) = ExampleReader::open(task, split, opts.skip_bad_lines)? else {
         return Ok(None);
     };
-    let fingerprint = fingerprint(task, split, tokenizer, normalization, max_lengths, opts)?;
+    let fingerprint = fingerprint(task, split, tokenizer, normalization, max_lengths)?;
     let manifest = Manifest::load(dir)?;
-    if !opts.force && manifest.is_up_to_date(dir, split, &fingerprint) {
+    if !opts.force && manifest.is_up_to_date(dir, split, &fingerprint, opts.skip_bad_lines) {
         let entry = &manifest.splits[split.name()];
         return Ok(Some(SplitReport {
             task: task.taskname.clone(),
@@ -162,9 +162,20 @@ pub fn tokenize_split(
         drop(chunk_rx);
         drop(done_tx);
 
+        // Permits bound the chunks between reading and writing, so a slow chunk cannot make
+        // the reorder buffer below grow without limit. The writer returns a permit per
+        // chunk written; if it stops, the reader's next wait fails and it stops too.
+        let in_flight = workers * 4;
+        let (permit_tx, permit_rx) = sync_channel::<()>(in_flight);
+        for _ in 0..in_flight {
+            permit_tx
+                .send(())
+                .map_err(|_| Error::Invalid("permit channel closed".into()))?;
+        }
+
         let reading = scope.spawn(move || -> Result<(ReadStats, Vec<String>)> {
             let mut number = 0;
-            loop {
+            while permit_rx.recv().is_ok() {
                 let mut chunk = Vec::with_capacity(CHUNK);
                 while chunk.len() < CHUNK {
                     match reader.next_example()? {
@@ -199,6 +210,8 @@ pub fn tokenize_split(
                 counts.truncated_src += chunk.truncated_src;
                 counts.truncated_trg += chunk.truncated_trg;
                 next += 1;
+                // The reader may have finished and dropped its end; that is not an error.
+                let _ = permit_tx.send(());
                 if let Some(report) = progress {
                     report(&Progress {
                         task: &task.taskname,
@@ -243,7 +256,6 @@ fn fingerprint(
     tokenizer: &Tokenizer,
     normalization: Option<&NormalizeOptions>,
     max_lengths: (usize, usize),
-    opts: &TokenizeOptions,
 ) -> Result<Fingerprint> {
     let files = match split {
         Split::Train => [Some(&task.train_src), task.train_trg.as_ref()],
@@ -270,7 +282,6 @@ fn fingerprint(
         max_src_length: max_lengths.0,
         max_trg_length: max_lengths.1,
         labels: task.labels.iter().map(|(k, &v)| (k.clone(), v)).collect(),
-        skip_bad_lines: opts.skip_bad_lines,
     })
 }
 

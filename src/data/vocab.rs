@@ -79,7 +79,7 @@ pub fn sample_sentences(
     skip_bad_lines: bool,
 ) -> Result<(Vec<String>, SampleStats)> {
     let cap = config.vocab.max_num_sentences;
-    let mut rng = Rng::new(config.training.seed).fork(0x766f_6361_62); // "vocab"
+    let mut rng = Rng::new(config.training.seed).fork(0x0076_6f63_6162); // "vocab" in ASCII
     let mut reservoir: Vec<(String, Language)> = Vec::new();
     let mut stats = SampleStats::default();
     let mut offer = |text: String, language: Language, stats: &mut SampleStats| {

@@ -324,8 +324,10 @@ pub fn tokenize(text: &str, language: Language, opts: &NormalizeOptions) -> Stri
         Language::Bi => text.chars().find_map(script_of).unwrap_or(Script::Latin),
     };
     let mut out = String::with_capacity(text.len());
-    // Whether a space must precede the next token, and the script of the word being built.
+    // Whether a space must precede the next token.
     let mut pending_space = false;
+    // `None` between tokens; inside a word, the script of its last letter (`Some(None)`
+    // while it holds only digits or marks).
     let mut in_word: Option<Option<Script>> = None;
     for c in text.chars() {
         let letter_script = script_of(c);

@@ -116,11 +116,12 @@ impl Tokenizer {
 
     /// The id of a piece, if the vocabulary has it.
     pub fn piece_to_id(&self, piece: &str) -> Option<u32> {
-        // A piece with an interior NUL cannot be in the vocabulary.
-        let id = self.processor.piece_to_id(piece).ok().flatten()?;
-        // The crate reports <unk>'s id for unknown pieces in some versions; only <unk>
-        // itself maps to UNK.
-        (id != UNK || piece == "<unk>").then_some(id)
+        // The crate answers `None` for every piece that maps to the unknown id, <unk> itself
+        // included. A piece with an interior NUL cannot be in the vocabulary.
+        if piece == "<unk>" {
+            return Some(UNK);
+        }
+        self.processor.piece_to_id(piece).ok().flatten()
     }
 }
 
