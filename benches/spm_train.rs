@@ -3,7 +3,7 @@
 //! optionally unigram, vocabulary 4000).
 //!
 //! `cargo bench --bench spm_train` ; environment: SPM_BENCH_SENTENCES (default 1000000),
-//! SPM_BENCH_THREADS (default 2), SPM_BENCH_UNIGRAM=1 to time unigram as well,
+//! SPM_BENCH_THREADS (default 2), SPM_BENCH_WORD_TYPES (default 4000), SPM_BENCH_UNIGRAM=1 to time unigram as well,
 //! SPM_BENCH_PYTHON (default /work/pyenv/bin/python; the reference is skipped when absent).
 //!
 //! Napkin math: 1M sentences of 5-25 words are ~15M words and ~100 MB of text. Counting
@@ -21,7 +21,6 @@ use gensen::engine::rng::Rng;
 use gensen::text::spm::{self, ModelType, TrainOptions};
 use sentencepiece::SentencePieceProcessor;
 
-const WORD_TYPES: usize = 4000;
 /// Vocabulary sizes. A unigram model keeps only pieces used in the best segmentations, which
 /// on 4000 word types is fewer than 8000 (both trainers), hence the smaller unigram size.
 const BPE_VOCAB: usize = 8000;
@@ -35,16 +34,16 @@ fn vocab_size(model_type: ModelType) -> usize {
 }
 
 /// Synthetic word types: 1 to 4 syllables of consonant + vowel (+ optional coda).
-fn word_types(rng: &mut Rng) -> Vec<String> {
+fn word_types(rng: &mut Rng, count: usize) -> Vec<String> {
     const ONSETS: &[&str] = &[
         "b", "d", "f", "g", "k", "l", "m", "n", "p", "r", "s", "t", "v", "z", "sh", "th", "st",
         "pr",
     ];
     const VOWELS: &[&str] = &["a", "e", "i", "o", "u", "ai", "ou"];
     const CODAS: &[&str] = &["", "", "", "n", "r", "s", "t", "ng"];
-    let mut words = Vec::with_capacity(WORD_TYPES);
+    let mut words = Vec::with_capacity(count);
     let mut seen = std::collections::HashSet::new();
-    while words.len() < WORD_TYPES {
+    while words.len() < count {
         let syllables = 1 + (rng.next_u64() % 4) as usize;
         let mut word = String::new();
         for _ in 0..syllables {
@@ -62,9 +61,9 @@ fn word_types(rng: &mut Rng) -> Vec<String> {
 /// Writes `count` sentences of 5-25 Zipf-distributed (exponent 1) `words` to `path`.
 fn write_corpus(path: &Path, words: &[String], count: usize, seed: u64) -> std::io::Result<u64> {
     let mut rng = Rng::new(seed);
-    let mut cumulative = Vec::with_capacity(WORD_TYPES);
+    let mut cumulative = Vec::with_capacity(words.len());
     let mut total = 0.0;
-    for rank in 0..WORD_TYPES {
+    for rank in 0..words.len() {
         total += 1.0 / (rank + 1) as f64;
         cumulative.push(total);
     }
@@ -76,7 +75,7 @@ fn write_corpus(path: &Path, words: &[String], count: usize, seed: u64) -> std::
         let length = 5 + (rng.next_u64() % 21) as usize;
         for i in 0..length {
             let u = rng.next_f64() * total;
-            let rank = cumulative.partition_point(|&c| c < u).min(WORD_TYPES - 1);
+            let rank = cumulative.partition_point(|&c| c < u).min(words.len() - 1);
             if i > 0 {
                 line.push(' ');
             }
@@ -153,6 +152,7 @@ fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
 
 fn main() {
     let sentences: usize = env_or("SPM_BENCH_SENTENCES", 1_000_000);
+    let word_type_count: usize = env_or("SPM_BENCH_WORD_TYPES", 4000);
     let threads: usize = env_or("SPM_BENCH_THREADS", 2);
     let python: String = env_or("SPM_BENCH_PYTHON", "/work/pyenv/bin/python".to_string());
     let with_unigram = std::env::var("SPM_BENCH_UNIGRAM").is_ok_and(|v| v == "1");
@@ -160,11 +160,11 @@ fn main() {
     let dir = std::env::temp_dir().join(format!("gensen-spm-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("temp dir");
     let corpus = dir.join("corpus.txt");
-    let words = word_types(&mut Rng::new(41));
+    let words = word_types(&mut Rng::new(41), word_type_count);
     let start = Instant::now();
     let bytes = write_corpus(&corpus, &words, sentences, 42).expect("write corpus");
     println!(
-        "corpus: {sentences} sentences, {:.1} MB, {WORD_TYPES} word types (Zipf), written in {:.2} s",
+        "corpus: {sentences} sentences, {:.1} MB, {word_type_count} word types (Zipf), written in {:.2} s",
         bytes as f64 / 1e6,
         start.elapsed().as_secs_f64()
     );

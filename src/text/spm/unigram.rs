@@ -67,19 +67,26 @@ struct Node {
     score: f64,
 }
 
+/// In the lattice index: a string that only starts some piece.
+const PREFIX_ONLY: i32 = -1;
+
 struct Model {
     pieces: Vec<(String, f64)>,
-    index: FxHashMap<String, u32>,
+    /// Every piece (its id) and every proper prefix of a piece ([`PREFIX_ONLY`]), so lattice
+    /// building stops extending a match as soon as no piece can continue it.
+    index: FxHashMap<String, i32>,
     min_score: f64,
 }
 
 impl Model {
     fn new(pieces: Vec<(String, f64)>) -> Model {
-        let index = pieces
-            .iter()
-            .enumerate()
-            .map(|(i, (text, _))| (text.clone(), i as u32))
-            .collect();
+        let mut index: FxHashMap<String, i32> = FxHashMap::default();
+        for (id, (text, _)) in pieces.iter().enumerate() {
+            for (end, _) in text.char_indices().skip(1) {
+                index.entry(text[..end].to_string()).or_insert(PREFIX_ONLY);
+            }
+            index.insert(text.clone(), id as i32);
+        }
         let min_score = pieces.iter().map(|p| p.1).fold(f64::INFINITY, f64::min);
         Model {
             pieces,
@@ -97,14 +104,18 @@ impl Model {
             let mut has_single = false;
             for end in start + 1..=n.min(start + MAX_PIECE_CHARS) {
                 let text = &word.text[word.offsets[start]..word.offsets[end]];
-                if let Some(&id) = self.index.get(text) {
-                    has_single |= end == start + 1;
-                    nodes.push(Node {
-                        start,
-                        end,
-                        id: id as i32,
-                        score: self.pieces[id as usize].1,
-                    });
+                match self.index.get(text) {
+                    None => break,
+                    Some(&PREFIX_ONLY) => {}
+                    Some(&id) => {
+                        has_single |= end == start + 1;
+                        nodes.push(Node {
+                            start,
+                            end,
+                            id,
+                            score: self.pieces[id as usize].1,
+                        });
+                    }
                 }
             }
             if !has_single {
@@ -442,8 +453,8 @@ fn finalize(model: Model, corpus: &Corpus, n_pieces: usize) -> Vec<Scored> {
     for &(c, _) in &corpus.required {
         let text = c.to_string();
         let score = match model.index.get(&text) {
-            Some(&id) => model.pieces[id as usize].1,
-            None => {
+            Some(&id) if id >= 0 => model.pieces[id as usize].1,
+            _ => {
                 // Rarer characters score lower, so their order stays meaningful.
                 penalty += 1e-4;
                 model.min_score - penalty
