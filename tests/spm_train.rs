@@ -7,117 +7,28 @@ use gensen::text::spm::{self, ModelType, TrainOptions};
 use gensen::Error;
 use sentencepiece::SentencePieceProcessor;
 
-const ENGLISH: &[&str] = &[
-    "the",
-    "of",
-    "and",
-    "to",
-    "in",
-    "is",
-    "was",
-    "for",
-    "that",
-    "with",
-    "as",
-    "on",
-    "by",
-    "he",
-    "at",
-    "from",
-    "his",
-    "it",
-    "an",
-    "were",
-    "are",
-    "which",
-    "this",
-    "be",
-    "or",
-    "has",
-    "had",
-    "first",
-    "one",
-    "their",
-    "its",
-    "new",
-    "after",
-    "but",
-    "who",
-    "not",
-    "they",
-    "have",
-    "her",
-    "school",
-    "time",
-    "years",
-    "city",
-    "world",
-    "university",
-    "national",
-    "known",
-    "language",
-    "research",
-    "students",
-    "government",
-    "market",
-    "people",
-    "today",
-    "question",
-    "answer",
-];
+const ENGLISH: &str =
+    "the of and to in is was for that with as on by he at from his it an were are \
+    which this be or has had first one their its new after but who not they have \
+    her school time years city world university national known language research \
+    students government market people today question answer";
 
-const ARABIC: &[&str] = &[
-    "في",
-    "من",
-    "على",
-    "إلى",
-    "أن",
-    "عن",
-    "مع",
-    "هذا",
-    "هذه",
-    "التي",
-    "الذي",
-    "كان",
-    "كانت",
-    "بين",
-    "بعد",
-    "قبل",
-    "حتى",
-    "عندما",
-    "لكن",
-    "كل",
-    "مدينة",
-    "جامعة",
-    "العالم",
-    "الدولة",
-    "الوطنية",
-    "سنة",
-    "الكتاب",
-    "المدرسة",
-    "الطلاب",
-    "الحكومة",
-    "اللغة",
-    "العربية",
-    "البحث",
-    "العلمي",
-    "الشركة",
-    "السوق",
-    "الناس",
-    "اليوم",
-    "سؤال",
-    "جواب",
-];
+const ARABIC: &str =
+    "في من على إلى أن عن مع هذا هذه التي الذي كان كانت بين بعد قبل حتى عندما لكن كل \
+    مدينة جامعة العالم الدولة الوطنية سنة الكتاب المدرسة الطلاب الحكومة اللغة \
+    العربية البحث العلمي الشركة السوق الناس اليوم سؤال جواب";
 
 /// Sentences of 4 to 15 words, each sentence English or Arabic, frequent words first.
 fn generate(seed: u64, count: usize) -> Vec<String> {
+    let english: Vec<&str> = ENGLISH.split_whitespace().collect();
+    let arabic: Vec<&str> = ARABIC.split_whitespace().collect();
     let mut rng = Rng::new(seed);
     (0..count)
         .map(|_| {
             let words = if rng.next_u64().is_multiple_of(2) {
-                ENGLISH
+                &english
             } else {
-                ARABIC
+                &arabic
             };
             let length = 4 + (rng.next_u64() % 12) as usize;
             (0..length)
