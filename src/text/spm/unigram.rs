@@ -139,14 +139,22 @@ fn log_add(a: f64, b: f64) -> f64 {
     hi + (lo - hi).exp().ln_1p()
 }
 
-/// Adds `count` times the posterior of each node to `expected`; returns log Z.
-fn forward_backward(nodes: &[Node], n: usize, count: f64, expected: &mut [f64]) -> f64 {
-    let mut alpha = vec![f64::NEG_INFINITY; n + 1];
+/// Adds `count` times the posterior of each node to `expected`; returns log Z. `scratch`
+/// holds the forward and backward log-probabilities, reused across words.
+fn forward_backward(
+    nodes: &[Node],
+    n: usize,
+    count: f64,
+    expected: &mut [f64],
+    scratch: &mut Vec<f64>,
+) -> f64 {
+    scratch.clear();
+    scratch.resize(2 * (n + 1), f64::NEG_INFINITY);
+    let (alpha, beta) = scratch.split_at_mut(n + 1);
     alpha[0] = 0.0;
     for node in nodes {
         alpha[node.end] = log_add(alpha[node.end], alpha[node.start] + node.score);
     }
-    let mut beta = vec![f64::NEG_INFINITY; n + 1];
     beta[n] = 0.0;
     for node in nodes.iter().rev() {
         beta[node.start] = log_add(beta[node.start], node.score + beta[node.end]);
@@ -315,10 +323,11 @@ fn seed_pieces(corpus: &Corpus, taken: &HashSet<String>) -> Vec<(String, f64)> {
 fn e_step(model: &Model, words: &[Word], threads: usize) -> Vec<f64> {
     let partials = sharded(words.len(), threads, |range| {
         let mut expected = vec![0.0; model.pieces.len()];
-        let mut nodes = Vec::new();
+        let (mut nodes, mut scratch) = (Vec::new(), Vec::new());
         for word in &words[range] {
             model.lattice(word, &mut nodes);
-            forward_backward(&nodes, word.chars(), word.count as f64, &mut expected);
+            let count = word.count as f64;
+            forward_backward(&nodes, word.chars(), count, &mut expected, &mut scratch);
         }
         expected
     });
@@ -513,7 +522,7 @@ mod tests {
         let mut nodes = Vec::new();
         model.lattice(&word, &mut nodes);
         let mut expected = vec![0.0; 3];
-        let log_z = forward_backward(&nodes, 2, 1.0, &mut expected);
+        let log_z = forward_backward(&nodes, 2, 1.0, &mut expected, &mut Vec::new());
         assert!((log_z - ((-3.0f64).exp() + (-1.5f64).exp()).ln()).abs() < 1e-12);
         // Character "a" is covered either by "a" or by "ab".
         assert!((expected[0] + expected[2] - 1.0).abs() < 1e-12);
