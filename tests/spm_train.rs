@@ -7,117 +7,28 @@ use gensen::text::spm::{self, ModelType, TrainOptions};
 use gensen::Error;
 use sentencepiece::SentencePieceProcessor;
 
-const ENGLISH: &[&str] = &[
-    "the",
-    "of",
-    "and",
-    "to",
-    "in",
-    "is",
-    "was",
-    "for",
-    "that",
-    "with",
-    "as",
-    "on",
-    "by",
-    "he",
-    "at",
-    "from",
-    "his",
-    "it",
-    "an",
-    "were",
-    "are",
-    "which",
-    "this",
-    "be",
-    "or",
-    "has",
-    "had",
-    "first",
-    "one",
-    "their",
-    "its",
-    "new",
-    "after",
-    "but",
-    "who",
-    "not",
-    "they",
-    "have",
-    "her",
-    "school",
-    "time",
-    "years",
-    "city",
-    "world",
-    "university",
-    "national",
-    "known",
-    "language",
-    "research",
-    "students",
-    "government",
-    "market",
-    "people",
-    "today",
-    "question",
-    "answer",
-];
+const ENGLISH: &str =
+    "the of and to in is was for that with as on by he at from his it an were are \
+    which this be or has had first one their its new after but who not they have \
+    her school time years city world university national known language research \
+    students government market people today question answer";
 
-const ARABIC: &[&str] = &[
-    "في",
-    "من",
-    "على",
-    "إلى",
-    "أن",
-    "عن",
-    "مع",
-    "هذا",
-    "هذه",
-    "التي",
-    "الذي",
-    "كان",
-    "كانت",
-    "بين",
-    "بعد",
-    "قبل",
-    "حتى",
-    "عندما",
-    "لكن",
-    "كل",
-    "مدينة",
-    "جامعة",
-    "العالم",
-    "الدولة",
-    "الوطنية",
-    "سنة",
-    "الكتاب",
-    "المدرسة",
-    "الطلاب",
-    "الحكومة",
-    "اللغة",
-    "العربية",
-    "البحث",
-    "العلمي",
-    "الشركة",
-    "السوق",
-    "الناس",
-    "اليوم",
-    "سؤال",
-    "جواب",
-];
+const ARABIC: &str =
+    "في من على إلى أن عن مع هذا هذه التي الذي كان كانت بين بعد قبل حتى عندما لكن كل \
+    مدينة جامعة العالم الدولة الوطنية سنة الكتاب المدرسة الطلاب الحكومة اللغة \
+    العربية البحث العلمي الشركة السوق الناس اليوم سؤال جواب";
 
 /// Sentences of 4 to 15 words, each sentence English or Arabic, frequent words first.
 fn generate(seed: u64, count: usize) -> Vec<String> {
+    let english: Vec<&str> = ENGLISH.split_whitespace().collect();
+    let arabic: Vec<&str> = ARABIC.split_whitespace().collect();
     let mut rng = Rng::new(seed);
     (0..count)
         .map(|_| {
             let words = if rng.next_u64().is_multiple_of(2) {
-                ENGLISH
+                &english
             } else {
-                ARABIC
+                &arabic
             };
             let length = 4 + (rng.next_u64() % 12) as usize;
             (0..length)
@@ -352,25 +263,77 @@ fn spm_bpe_matches_the_reference_trainer_on_the_fixture() {
 fn spm_unigram_segments_like_the_reference_trainer_on_the_fixture() {
     let corpus: Vec<String> = fixture("corpus.txt").lines().map(str::to_string).collect();
     let held_out = fixture("heldout.txt");
-    let reference = load(
-        &std::fs::read(format!(
-            "{}/tests/fixtures/spm/ref_unigram.model",
-            env!("CARGO_MANIFEST_DIR")
-        ))
-        .unwrap(),
+    let reference_bytes = std::fs::read(format!(
+        "{}/tests/fixtures/spm/ref_unigram.model",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap();
+    let reference = load(&reference_bytes);
+    let ours_bytes = train(&corpus, &options(ModelType::Unigram, 150)).unwrap();
+    let ours = load(&ours_bytes);
+
+    // Seeds are mined differently (count-weighted substrings of words here, a suffix array
+    // there) and scores differ in the last digits, so ids may be ordered differently; the
+    // vocabularies and the segmentations should still nearly coincide (on this fixture they
+    // are identical).
+    let reference_pieces: std::collections::HashSet<String> =
+        learned_pieces(&reference, &reference_bytes)
+            .into_iter()
+            .collect();
+    let our_pieces = learned_pieces(&ours, &ours_bytes);
+    let shared = our_pieces
+        .iter()
+        .filter(|p| reference_pieces.contains(*p))
+        .count();
+    assert!(
+        shared * 100 >= reference_pieces.len() * 95,
+        "{shared} of {} pieces shared",
+        reference_pieces.len()
     );
-    let ours = load(&train(&corpus, &options(ModelType::Unigram, 150)).unwrap());
 
     let (mut ours_total, mut reference_total) = (0, 0);
     for line in held_out.lines() {
         ours_total += check_coverage_and_round_trip(&ours, line);
         reference_total += check_coverage_and_round_trip(&reference, line);
     }
-    // Unigram training differs in seed mining (word-count weighted substrings here, a suffix
-    // array there), so segmentations differ in detail but should be as compact.
     let ratio = ours_total as f64 / reference_total as f64;
     assert!(
-        (0.85..1.15).contains(&ratio),
+        (0.95..1.05).contains(&ratio),
         "{ours_total} vs {reference_total} pieces"
     );
+}
+
+/// Writes our models, `.vocab` listings and the `sentencepiece` crate's ids for the held-out
+/// fixture, for `tests/fixtures/spm/check_python.py` to compare with Python's sentencepiece.
+/// Run by hand: `SPM_EXPORT_DIR=/tmp/spm-check cargo test --release --test spm_train --
+/// --ignored spm_export`, then `python tests/fixtures/spm/check_python.py /tmp/spm-check`.
+#[test]
+#[ignore = "writes files for the Python cross-check"]
+fn spm_export_for_python_check() {
+    let dir = std::env::var("SPM_EXPORT_DIR").expect("SPM_EXPORT_DIR names the output folder");
+    std::fs::create_dir_all(&dir).unwrap();
+    let corpus: Vec<String> = fixture("corpus.txt").lines().map(str::to_string).collect();
+    let held_out = fixture("heldout.txt");
+    for (model_type, vocab_size) in [(ModelType::Bpe, 300), (ModelType::Unigram, 150)] {
+        let model = train(&corpus, &options(model_type, vocab_size)).unwrap();
+        let processor = load(&model);
+        let mut ids = String::new();
+        for line in held_out.lines() {
+            let line_ids: Vec<String> = processor
+                .encode(line)
+                .unwrap()
+                .iter()
+                .map(|p| p.id.to_string())
+                .collect();
+            ids.push_str(&line_ids.join(" "));
+            ids.push('\n');
+        }
+        std::fs::write(format!("{dir}/{model_type}.model"), &model).unwrap();
+        std::fs::write(
+            format!("{dir}/{model_type}.vocab"),
+            spm::vocab_listing(&model).unwrap(),
+        )
+        .unwrap();
+        std::fs::write(format!("{dir}/{model_type}.ids"), ids).unwrap();
+    }
 }

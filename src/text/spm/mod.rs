@@ -80,7 +80,8 @@ impl FromStr for ModelType {
 
 impl fmt::Display for ModelType {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
+        // `pad` honours width and alignment, so the name lines up in tables.
+        f.pad(match self {
             ModelType::Bpe => "bpe",
             ModelType::Unigram => "unigram",
         })

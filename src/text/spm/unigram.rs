@@ -67,19 +67,26 @@ struct Node {
     score: f64,
 }
 
+/// In the lattice index: a string that only starts some piece.
+const PREFIX_ONLY: i32 = -1;
+
 struct Model {
     pieces: Vec<(String, f64)>,
-    index: FxHashMap<String, u32>,
+    /// Every piece (its id) and every proper prefix of a piece ([`PREFIX_ONLY`]), so lattice
+    /// building stops extending a match as soon as no piece can continue it.
+    index: FxHashMap<String, i32>,
     min_score: f64,
 }
 
 impl Model {
     fn new(pieces: Vec<(String, f64)>) -> Model {
-        let index = pieces
-            .iter()
-            .enumerate()
-            .map(|(i, (text, _))| (text.clone(), i as u32))
-            .collect();
+        let mut index: FxHashMap<String, i32> = FxHashMap::default();
+        for (id, (text, _)) in pieces.iter().enumerate() {
+            for (end, _) in text.char_indices().skip(1) {
+                index.entry(text[..end].to_string()).or_insert(PREFIX_ONLY);
+            }
+            index.insert(text.clone(), id as i32);
+        }
         let min_score = pieces.iter().map(|p| p.1).fold(f64::INFINITY, f64::min);
         Model {
             pieces,
@@ -97,14 +104,18 @@ impl Model {
             let mut has_single = false;
             for end in start + 1..=n.min(start + MAX_PIECE_CHARS) {
                 let text = &word.text[word.offsets[start]..word.offsets[end]];
-                if let Some(&id) = self.index.get(text) {
-                    has_single |= end == start + 1;
-                    nodes.push(Node {
-                        start,
-                        end,
-                        id: id as i32,
-                        score: self.pieces[id as usize].1,
-                    });
+                match self.index.get(text) {
+                    None => break,
+                    Some(&PREFIX_ONLY) => {}
+                    Some(&id) => {
+                        has_single |= end == start + 1;
+                        nodes.push(Node {
+                            start,
+                            end,
+                            id,
+                            score: self.pieces[id as usize].1,
+                        });
+                    }
                 }
             }
             if !has_single {
@@ -128,14 +139,22 @@ fn log_add(a: f64, b: f64) -> f64 {
     hi + (lo - hi).exp().ln_1p()
 }
 
-/// Adds `count` times the posterior of each node to `expected`; returns log Z.
-fn forward_backward(nodes: &[Node], n: usize, count: f64, expected: &mut [f64]) -> f64 {
-    let mut alpha = vec![f64::NEG_INFINITY; n + 1];
+/// Adds `count` times the posterior of each node to `expected`; returns log Z. `scratch`
+/// holds the forward and backward log-probabilities, reused across words.
+fn forward_backward(
+    nodes: &[Node],
+    n: usize,
+    count: f64,
+    expected: &mut [f64],
+    scratch: &mut Vec<f64>,
+) -> f64 {
+    scratch.clear();
+    scratch.resize(2 * (n + 1), f64::NEG_INFINITY);
+    let (alpha, beta) = scratch.split_at_mut(n + 1);
     alpha[0] = 0.0;
     for node in nodes {
         alpha[node.end] = log_add(alpha[node.end], alpha[node.start] + node.score);
     }
-    let mut beta = vec![f64::NEG_INFINITY; n + 1];
     beta[n] = 0.0;
     for node in nodes.iter().rev() {
         beta[node.start] = log_add(beta[node.start], node.score + beta[node.end]);
@@ -304,10 +323,11 @@ fn seed_pieces(corpus: &Corpus, taken: &HashSet<String>) -> Vec<(String, f64)> {
 fn e_step(model: &Model, words: &[Word], threads: usize) -> Vec<f64> {
     let partials = sharded(words.len(), threads, |range| {
         let mut expected = vec![0.0; model.pieces.len()];
-        let mut nodes = Vec::new();
+        let (mut nodes, mut scratch) = (Vec::new(), Vec::new());
         for word in &words[range] {
             model.lattice(word, &mut nodes);
-            forward_backward(&nodes, word.chars(), word.count as f64, &mut expected);
+            let count = word.count as f64;
+            forward_backward(&nodes, word.chars(), count, &mut expected, &mut scratch);
         }
         expected
     });
@@ -442,8 +462,8 @@ fn finalize(model: Model, corpus: &Corpus, n_pieces: usize) -> Vec<Scored> {
     for &(c, _) in &corpus.required {
         let text = c.to_string();
         let score = match model.index.get(&text) {
-            Some(&id) => model.pieces[id as usize].1,
-            None => {
+            Some(&id) if id >= 0 => model.pieces[id as usize].1,
+            _ => {
                 // Rarer characters score lower, so their order stays meaningful.
                 penalty += 1e-4;
                 model.min_score - penalty
@@ -502,7 +522,7 @@ mod tests {
         let mut nodes = Vec::new();
         model.lattice(&word, &mut nodes);
         let mut expected = vec![0.0; 3];
-        let log_z = forward_backward(&nodes, 2, 1.0, &mut expected);
+        let log_z = forward_backward(&nodes, 2, 1.0, &mut expected, &mut Vec::new());
         assert!((log_z - ((-3.0f64).exp() + (-1.5f64).exp()).ln()).abs() < 1e-12);
         // Character "a" is covered either by "a" or by "ab".
         assert!((expected[0] + expected[2] - 1.0).abs() < 1e-12);
