@@ -43,9 +43,9 @@ fn compare(test: &str, want: &Outputs, got: &Outputs, atol: f32, rtol: f32) {
     for ((name, a), (_, b)) in want.iter().zip(got) {
         assert_eq!(a.len(), b.len(), "{test}/{name}: length");
         let excess = |i: usize| (a[i] - b[i]).abs() - (atol + rtol * a[i].abs());
-        let bad: Vec<usize> = (0..a.len())
-            .filter(|&i| !(excess(i) <= 0.0) && !(a[i].is_nan() && b[i].is_nan()))
-            .collect();
+        // A NaN difference counts as a mismatch unless both sides are NaN.
+        let ok = |i: usize| excess(i) <= 0.0 || (a[i].is_nan() && b[i].is_nan());
+        let bad: Vec<usize> = (0..a.len()).filter(|&i| !ok(i)).collect();
         if let Some(&worst) = bad
             .iter()
             .max_by(|&&i, &&j| excess(i).total_cmp(&excess(j)))
