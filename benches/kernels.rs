@@ -421,5 +421,17 @@ fn run_all(gpu: &Cuda, filter: Option<&str>) -> Result<()> {
             pct(tflops, gemm_tflops)
         );
     }
+    // Machine-readable copy for scripts/gpu-check.sh.
+    if let Some(path) = std::env::var_os("BENCH_TSV") {
+        let mut tsv = String::from("kernel\tms\tgbs\ttflops\n");
+        for r in &results {
+            let (gbs, tflops) = (r.bytes / (r.ms * 1e6), r.flops / (r.ms * 1e9));
+            tsv.push_str(&format!(
+                "{}\t{:.5}\t{:.1}\t{:.3}\n",
+                r.name, r.ms, gbs, tflops
+            ));
+        }
+        std::fs::write(&path, tsv).map_err(|e| gensen::error::Error::io(path, e))?;
+    }
     Ok(())
 }
