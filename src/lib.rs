@@ -6,6 +6,7 @@
 //! [`train`] (multi-task trainer, checkpoints) -> [`encode`] (GenSen encoders) ->
 //! [`eval`] (transfer tasks). [`demo`] generates the bundled corpus.
 
+pub mod bench;
 pub mod config;
 pub mod data;
 pub mod demo;

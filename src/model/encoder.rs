@@ -7,6 +7,9 @@ use crate::engine::rng::Rng;
 use crate::engine::{Backend, GruDims, GruParams, IdsVar, Init, Params, Pool, Tape, Var};
 use crate::error::{Error, Result};
 
+/// GenSen's padding id.
+pub const PAD_ID: u32 = 1;
+
 /// The encoder's dimensions, as stored in `encoder.json`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct EncoderConfig {

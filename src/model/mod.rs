@@ -4,7 +4,9 @@
 pub mod decoder;
 pub mod encoder;
 pub mod heads;
+pub mod multitask;
 
 pub use decoder::Decoder;
 pub use encoder::{Encoded, Encoder, EncoderConfig, SeqInput};
 pub use heads::{Classifier, PairClassifier};
+pub use multitask::{Head, ModelSpec, MultiTask, TaskBatch, TaskKind, TaskSpec};
