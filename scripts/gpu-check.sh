@@ -20,6 +20,29 @@ if ! command -v nvidia-smi >/dev/null || ! nvidia-smi -L >/dev/null 2>&1; then
 fi
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader
 
+# cudarc looks for the CUDA 12 libraries (libcublas.so.12, libnvrtc.so.12); PyTorch's
+# wheels carry them under site-packages/nvidia/*/lib, outside the default library path.
+nvidia_libs="$("$python" -c 'import glob, os, nvidia; print(":".join(sorted(glob.glob(os.path.join(list(nvidia.__path__)[0], "*", "lib")))))' 2>/dev/null || true)"
+if [[ -n "$nvidia_libs" ]]; then
+    export LD_LIBRARY_PATH="$nvidia_libs${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+fi
+# cudarc (built for CUDA 12.8) tries lib<name>.so and lib<name>.so.12 but not .so.13: when
+# only CUDA 13 libraries exist (PyTorch cu13 wheels), expose them under the plain name.
+mkdir -p "$work/lib"
+IFS=: read -r -a lib_dirs <<<"${LD_LIBRARY_PATH:-}"
+for name in cublas cublasLt nvrtc; do
+    have12=""; newest=""
+    for dir in "${lib_dirs[@]}"; do
+        [[ -e "$dir/lib$name.so.12" ]] && have12=1
+        for f in "$dir/lib$name.so."[0-9]*; do [[ -e "$f" ]] && newest="$f"; done
+    done
+    if [[ -z "$have12" && -n "$newest" ]]; then
+        ln -sf "$newest" "$work/lib/lib$name.so"
+        echo "using $newest as lib$name.so"
+    fi
+done
+export LD_LIBRARY_PATH="$work/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+
 echo "== kernels: compile and assemble"
 export NVCC="${NVCC:-$(command -v nvcc || scripts/install-nvcc.sh)}"
 scripts/check-ptx.sh | tail -n 1

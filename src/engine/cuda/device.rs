@@ -54,6 +54,17 @@ impl Device {
         let stream = ctx
             .new_stream()
             .map_err(|e| device_err("creating a stream", e))?;
+        // SAFETY: only probes whether the shared library can be opened; cudarc panics on
+        // the first cuBLAS call when it cannot.
+        if !unsafe { cudarc::cublas::sys::is_culib_present() } {
+            return Err(Error::Device(
+                "the CUDA driver is present but cuBLAS is not (looked for libcublas.so and \
+                 libcublas.so.12 on the library path): install the CUDA 12 runtime, or point \
+                 LD_LIBRARY_PATH at a folder holding libcublas.so (a link to libcublas.so.13 \
+                 works)"
+                    .into(),
+            ));
+        }
         let blas = CudaBlas::new(stream.clone()).map_err(|e| device_err("loading cuBLAS", e))?;
         let sm_count = ctx
             .attribute(sys::CUdevice_attribute::CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT)

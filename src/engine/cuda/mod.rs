@@ -203,9 +203,13 @@ impl Backend for Cuda {
     }
 
     fn from_host(&self, data: &[f32]) -> Result<Self::Buf> {
-        let mut buf = self.zeros(data.len())?;
-        self.write(&mut buf, data)?;
-        Ok(buf)
+        if data.is_empty() {
+            return self.zeros(0);
+        }
+        self.dev
+            .stream
+            .clone_htod(data)
+            .map_err(|e| device_err("copy to device", e))
     }
 
     fn to_host(&self, buf: &Self::Buf, len: usize) -> Result<Vec<f32>> {
@@ -235,13 +239,13 @@ impl Backend for Cuda {
     }
 
     fn ids_from_host(&self, data: &[u32]) -> Result<Self::Ids> {
-        let mut buf = self
-            .dev
-            .stream
-            .alloc_zeros::<u32>(data.len().max(1))
-            .map_err(|e| device_err("allocation", e))?;
-        self.write_ids(&mut buf, data)?;
-        Ok(buf)
+        let stream = &self.dev.stream;
+        let copied = if data.is_empty() {
+            stream.alloc_zeros::<u32>(1)
+        } else {
+            stream.clone_htod(data)
+        };
+        copied.map_err(|e| device_err("copy to device", e))
     }
 
     fn write_ids(&self, buf: &mut Self::Ids, data: &[u32]) -> Result<()> {
