@@ -424,8 +424,14 @@ cpu_vs_cuda!(pooling_last_max_mean, pooling, 1e-6, 1e-5);
 
 fn softmax_xent<B: Backend>(be: &B) -> Result<Outputs> {
     let mut outputs = Vec::new();
-    // 1000 takes the float4 path, 999 the scalar one.
-    for (vocab, name) in [(1000usize, "grad_v4"), (999, "grad")] {
+    // Multiples of 4 take the float4 path; 8192 and wider get 1024-thread blocks.
+    let cases = [
+        (1000usize, "grad_v4"),
+        (999, "grad"),
+        (8200, "grad_wide_v4"),
+        (8193, "grad_wide"),
+    ];
+    for (vocab, name) in cases {
         let rows = 9;
         let mut logits = be.from_host(&random(90 + vocab as u64, rows * vocab, -4.0, 4.0))?;
         let mut targets_host: Vec<u32> = (0..rows as u32 + 2)
