@@ -9,6 +9,7 @@
 //!
 //! Without a CUDA driver [`Cuda::new`] returns [`Error::Device`]; it never panics.
 
+mod bf16;
 mod device;
 mod elementwise;
 mod embedding;
@@ -23,7 +24,9 @@ use cudarc::driver::{CudaSlice, LaunchConfig, PushKernelArg};
 
 use crate::engine::backend::{AdamStep, Backend, Gemm, GruBackward, GruDims, GruForward, Pool};
 use crate::error::{Error, Result};
+pub use bf16::{Bf16Buf, GruForwardBf16};
 use device::{device_err, grid_1d, launched, Device, BLOCK};
+pub use gru::PERSISTENT_MAX_BATCH;
 
 /// Pushes every argument (locals, borrowed) and launches `func` with `cfg`.
 /// Callers wrap it in an `unsafe` block whose `// SAFETY:` line says why the launch is sound.
@@ -181,6 +184,22 @@ fn fits(op: &'static str, what: &str, need: usize, have: usize) -> Result<()> {
         ));
     }
     Ok(())
+}
+
+/// Checks that the matrices `g` describes fit in buffers of the given lengths.
+fn check_gemm(op: &'static str, g: &Gemm, a_len: usize, b_len: usize, c_len: usize) -> Result<()> {
+    let (a_rows, a_cols) = if g.trans_a { (g.k, g.m) } else { (g.m, g.k) };
+    let (b_rows, b_cols) = if g.trans_b { (g.n, g.k) } else { (g.k, g.n) };
+    if g.lda < a_cols || g.ldb < b_cols || g.ldc < g.n {
+        return Err(Error::shape(
+            op,
+            format!("leading dimensions >= ({a_cols}, {b_cols}, {})", g.n),
+            format!("({}, {}, {})", g.lda, g.ldb, g.ldc),
+        ));
+    }
+    fits(op, "A", span(g.a_off, a_rows, a_cols, g.lda), a_len)?;
+    fits(op, "B", span(g.b_off, b_rows, b_cols, g.ldb), b_len)?;
+    fits(op, "C", span(g.c_off, g.m, g.n, g.ldc), c_len)
 }
 
 /// Elements spanned by a row-major matrix view: the last row's start plus its width.
@@ -373,18 +392,7 @@ impl Backend for Cuda {
     }
 
     fn gemm(&self, g: &Gemm, a: &Self::Buf, b: &Self::Buf, c: &mut Self::Buf) -> Result<()> {
-        let (a_rows, a_cols) = if g.trans_a { (g.k, g.m) } else { (g.m, g.k) };
-        let (b_rows, b_cols) = if g.trans_b { (g.n, g.k) } else { (g.k, g.n) };
-        if g.lda < a_cols || g.ldb < b_cols || g.ldc < g.n {
-            return Err(Error::shape(
-                "gemm",
-                format!("leading dimensions >= ({a_cols}, {b_cols}, {})", g.n),
-                format!("({}, {}, {})", g.lda, g.ldb, g.ldc),
-            ));
-        }
-        fits("gemm", "A", span(g.a_off, a_rows, a_cols, g.lda), a.len())?;
-        fits("gemm", "B", span(g.b_off, b_rows, b_cols, g.ldb), b.len())?;
-        fits("gemm", "C", span(g.c_off, g.m, g.n, g.ldc), c.len())?;
+        check_gemm("gemm", g, a.len(), b.len(), c.len())?;
         let (ap, bp) = (self.dev.ptr(a, g.a_off), self.dev.ptr(b, g.b_off));
         let cp = self.dev.ptr_mut(c, g.c_off);
         self.dev.gemm_raw(g, ap, bp, cp)
