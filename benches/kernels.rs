@@ -12,7 +12,7 @@
 use gensen::engine::backend::{
     AdamStep, Backend, Gemm, GruBackward, GruDims, GruForward, GruWeights, Pool,
 };
-use gensen::engine::cuda::{cuda_available, Cuda};
+use gensen::engine::cuda::{cuda_available, Bf16Buf, Cuda, GruForwardBf16};
 use gensen::engine::rng::Rng;
 use gensen::error::Result;
 
@@ -307,6 +307,33 @@ fn run_all(gpu: &Cuda, filter: Option<&str>) -> Result<()> {
         })?;
         results.push(Measured {
             name: "gru_forward (step loop)".into(),
+            shape: "T50 B48 H1024 D2".into(),
+            ms,
+            bytes: 0.0,
+            flops: recurrent_flops,
+        });
+
+        // The same layer with bf16 recurrent weights and state (fp32 accumulation).
+        let w16: Vec<Bf16Buf> = w
+            .iter()
+            .map(|x| gpu.to_bf16(x, 3 * h * h))
+            .collect::<Result<_>>()?;
+        let w16_refs: Vec<&Bf16Buf> = w16.iter().collect();
+        let bias_refs: Vec<_> = bias.iter().collect();
+        let ms = time_ms(gpu, 2, 10, || {
+            gpu.gru_forward_bf16(GruForwardBf16 {
+                dims,
+                w_hh: &w16_refs,
+                b_hh: &bias_refs,
+                xproj: &xproj,
+                extra: None,
+                h0: None,
+                lens: None,
+                out: &mut out,
+            })
+        })?;
+        results.push(Measured {
+            name: "gru_forward (bf16 step loop)".into(),
             shape: "T50 B48 H1024 D2".into(),
             ms,
             bytes: 0.0,
