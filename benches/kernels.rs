@@ -320,6 +320,7 @@ fn run_all(gpu: &Cuda, filter: Option<&str>) -> Result<()> {
             .collect::<Result<_>>()?;
         let w16_refs: Vec<&Bf16Buf> = w16.iter().collect();
         let bias_refs: Vec<_> = bias.iter().collect();
+        let mut out16 = gpu.zeros(t * b * d * h)?;
         let ms = time_ms(gpu, 2, 10, || {
             gpu.gru_forward_bf16(GruForwardBf16 {
                 dims,
@@ -329,7 +330,7 @@ fn run_all(gpu: &Cuda, filter: Option<&str>) -> Result<()> {
                 extra: None,
                 h0: None,
                 lens: None,
-                out: &mut out,
+                out: &mut out16,
             })
         })?;
         results.push(Measured {
