@@ -15,6 +15,7 @@ pub mod engine;
 pub mod error;
 pub mod eval;
 pub mod model;
+pub mod pipeline;
 pub mod text;
 pub mod train;
 

@@ -150,3 +150,174 @@ pub fn gensen_encoder_config(vocab: usize) -> EncoderConfig {
         pad_id: crate::model::encoder::PAD_ID,
     }
 }
+
+/// Formats the engine benchmark: GEMM rates on GenSen's shapes and the encoder's speed,
+/// each against a large square GEMM measured in the same run.
+pub fn engine_report(threads: usize) -> Result<String> {
+    use std::fmt::Write;
+    let mut out = String::new();
+    let w = |out: &mut String, line: String| {
+        let _ = writeln!(out, "{line}");
+    };
+    w(&mut out, format!("threads: {threads}"));
+    let square = gemm_gflops(threads, 1536, 1536, 1536, 5)?;
+    w(
+        &mut out,
+        format!("gemm 1536^3 (reference)                {square:7.1} GFLOP/s"),
+    );
+    for (what, m, n, k) in [
+        ("recurrent step 64x3072x1024", 64, 3072, 1024),
+        ("input projection 2048x3072x512", 2048, 3072, 512),
+        ("vocabulary 1536x20000x2048", 1536, 20000, 2048),
+    ] {
+        let rate = gemm_gflops(threads, m, n, k, 3)?;
+        w(
+            &mut out,
+            format!(
+                "gemm {what:34} {rate:7.1} GFLOP/s  ({:.2} of reference)",
+                rate / square
+            ),
+        );
+    }
+    let config = gensen_encoder_config(20000);
+    let cpu = Cpu::<f32>::new(threads);
+    let t = encoder(cpu.clone(), &config, 64, 32, 3, true)?;
+    let fwd = t.forward_flops / t.forward_s / 1e9;
+    // Backward costs two GEMMs for every forward one (input and weight gradients).
+    let fwd_bwd = 3.0 * t.forward_flops / t.forward_backward_s / 1e9;
+    w(&mut out, format!(
+        "encoder forward  batch 64 x 32 tokens {:8.1} ms {fwd:7.1} GFLOP/s  ratio {:.2} (goal >= 0.90)",
+        t.forward_s * 1e3,
+        fwd / square
+    ));
+    w(&mut out, format!(
+        "encoder fwd+bwd  batch 64 x 32 tokens {:8.1} ms {fwd_bwd:7.1} GFLOP/s  ratio {:.2} (goal >= 0.80)",
+        t.forward_backward_s * 1e3,
+        fwd_bwd / square
+    ));
+    let one = encoder(cpu, &config, 1, 20, 10, false)?;
+    let weight_bytes = 2.0 * 3.0 * 1024.0 * 1024.0 * 4.0;
+    w(&mut out, format!(
+        "encoder one sentence, 20 tokens       {:8.2} ms  (each step reads {:.0} MB of recurrent weights: {:.1} GB/s)",
+        one.forward_s * 1e3,
+        weight_bytes / 1e6,
+        20.0 * weight_bytes / one.forward_s / 1e9
+    ));
+    Ok(out)
+}
+
+/// Throughput and latency of encoding with a GenSen-size encoder.
+#[derive(Clone, Debug)]
+pub struct EncodeTiming {
+    pub batch64_sentences_per_s: f64,
+    pub single_p50_ms: f64,
+    pub single_p99_ms: f64,
+}
+
+/// Times encoding: batches of 64 sentences of 20 tokens, and single 20-token sentences.
+pub fn encode<B: Backend>(backend: B, config: &EncoderConfig) -> Result<EncodeTiming> {
+    let batch = encoder(backend.clone(), config, 64, 20, 3, false)?;
+    let mut rng = Rng::new(3);
+    let mut params = Params::new(backend.clone());
+    let enc = Encoder::init(&mut params, config.clone(), &mut rng)?;
+    let ids: Vec<u32> = (0..20)
+        .map(|_| 4 + rng.below(config.vocab - 4) as u32)
+        .collect();
+    let lens = [20u32];
+    let mut tape = Tape::new(backend.clone());
+    tape.set_recording(false);
+    let times = samples(3, 50, || {
+        tape.reset();
+        let e = enc.forward(
+            &mut tape,
+            &params,
+            SeqInput {
+                ids: &ids,
+                lens: &lens,
+                seq_len: 20,
+                batch: 1,
+            },
+        )?;
+        let v = enc.sentence(&mut tape, &e, Pool::Last)?;
+        tape.value(v).map(|_| ())
+    })?;
+    Ok(EncodeTiming {
+        batch64_sentences_per_s: 64.0 / batch.forward_s,
+        single_p50_ms: quantile(&times, 0.5) * 1e3,
+        single_p99_ms: quantile(&times, 0.99) * 1e3,
+    })
+}
+
+/// Tokens per second of full GenSen training steps: encoder, two decoders over a shared
+/// vocabulary, Adam; batch of `batch` pairs of `seq_len`-token sentences.
+pub fn train_step<B: Backend>(
+    backend: B,
+    vocab: usize,
+    batch: usize,
+    seq_len: usize,
+    reps: usize,
+) -> Result<f64> {
+    use crate::engine::backend::AdamStep;
+    use crate::model::{ModelSpec, MultiTask, TaskBatch, TaskKind, TaskSpec};
+    let spec = ModelSpec {
+        encoder: gensen_encoder_config(vocab),
+        dim_word_trg: 512,
+        dropout: 0.3,
+        pool: Pool::Last,
+        tasks: ["next", "previous"]
+            .iter()
+            .map(|n| TaskSpec {
+                name: n.to_string(),
+                kind: TaskKind::Seq2seq { vocab },
+            })
+            .collect(),
+    };
+    let mut model = MultiTask::new(backend.clone(), spec, 1)?;
+    model.params.enable_training()?;
+    let mut rng = Rng::new(4);
+    let mut tokens = |n| {
+        (0..n)
+            .map(|_| 4 + rng.below(vocab - 4) as u32)
+            .collect::<Vec<u32>>()
+    };
+    let (src, trg_in, trg_out) = (
+        tokens(batch * seq_len),
+        tokens(batch * seq_len),
+        tokens(batch * seq_len),
+    );
+    let lens = vec![seq_len as u32; batch];
+    let side = |ids| SeqInput {
+        ids,
+        lens: &lens,
+        seq_len,
+        batch,
+    };
+    let mut tape = Tape::new(backend.clone());
+    let mut norm = backend.zeros(1)?;
+    let mut step = 0;
+    let secs = best_of(reps, || {
+        step += 1;
+        let task = step % 2;
+        tape.reset();
+        model.params.zero_grads()?;
+        let b = TaskBatch::Seq2seq {
+            src: side(&src),
+            trg_in: side(&trg_in),
+            trg_out: &trg_out,
+        };
+        let loss = model.loss(&mut tape, task, b, step as u64)?;
+        tape.backward(&mut model.params)?;
+        model.params.grad_sq_norm(&mut norm)?;
+        let hp = AdamStep {
+            lr: 1e-4,
+            beta1: 0.9,
+            beta2: 0.999,
+            eps: 1e-8,
+            step: step as u64,
+            max_norm: 1.0,
+        };
+        model.params.adam_step(&hp, &norm)?;
+        tape.loss_value(loss).map(|_| ())
+    })?;
+    Ok((2 * batch * seq_len) as f64 / secs)
+}

@@ -5,6 +5,7 @@
 pub mod backend;
 pub mod cpu;
 pub mod cuda;
+pub mod device;
 pub mod rng;
 
 pub use backend::{Backend, Gemm, GruDims, Pool};

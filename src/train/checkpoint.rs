@@ -13,8 +13,8 @@
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
-use serde::{Deserialize, Serialize};
 use safetensors::tensor::{Dtype, SafeTensors, TensorView};
+use serde::{Deserialize, Serialize};
 
 use crate::data::batch::BatchState;
 use crate::engine::rng::Rng;
@@ -26,10 +26,20 @@ use crate::model::ModelSpec;
 pub type HostTensors = BTreeMap<String, (Vec<usize>, Vec<f32>)>;
 
 /// Writes `tensors` as a safetensors file with optional string metadata, atomically.
-pub fn save_safetensors(path: &Path, tensors: &HostTensors, metadata: Option<HashMap<String, String>>) -> Result<()> {
+pub fn save_safetensors(
+    path: &Path,
+    tensors: &HostTensors,
+    metadata: Option<HashMap<String, String>>,
+) -> Result<()> {
     let bytes: Vec<(String, Vec<u8>, Vec<usize>)> = tensors
         .iter()
-        .map(|(name, (shape, data))| (name.clone(), bytemuck::cast_slice::<f32, u8>(data).to_vec(), shape.clone()))
+        .map(|(name, (shape, data))| {
+            (
+                name.clone(),
+                bytemuck::cast_slice::<f32, u8>(data).to_vec(),
+                shape.clone(),
+            )
+        })
         .collect();
     let views = bytes
         .iter()
@@ -39,7 +49,8 @@ pub fn save_safetensors(path: &Path, tensors: &HostTensors, metadata: Option<Has
                 .map_err(|e| Error::Invalid(format!("{name}: {e}")))
         })
         .collect::<Result<Vec<_>>>()?;
-    let serialized = safetensors::serialize(views, metadata).map_err(|e| Error::Invalid(format!("{}: {e}", path.display())))?;
+    let serialized = safetensors::serialize(views, metadata)
+        .map_err(|e| Error::Invalid(format!("{}: {e}", path.display())))?;
     crate::data::write_atomic(path, &serialized)
 }
 
@@ -112,8 +123,21 @@ pub struct CheckpointMeta {
     pub spec: ModelSpec,
     /// Language of the text the encoder was trained on: ar, en or bi.
     pub language: String,
+    /// Longest source sequence, in pieces including `<s>` and `</s>`.
+    pub max_length: usize,
+    /// How text was normalized before tokenization; `None` when it was not.
+    pub normalize: Option<crate::text::NormalizeOptions>,
     pub state: TrainerState,
     pub files: BTreeMap<String, FileCheck>,
+}
+
+/// What a checkpoint records about the model besides its tensors.
+#[derive(Clone, Debug)]
+pub struct ModelInfo {
+    pub spec: ModelSpec,
+    pub language: String,
+    pub max_length: usize,
+    pub normalize: Option<crate::text::NormalizeOptions>,
 }
 
 const FORMAT: u32 = 1;
@@ -140,8 +164,7 @@ pub fn step_dir_name(step: u64) -> String {
 pub fn save<B: Backend>(
     root: &Path,
     params: &Params<B>,
-    spec: &ModelSpec,
-    language: &str,
+    info: &ModelInfo,
     state: &TrainerState,
     tokenizer: &[u8],
 ) -> Result<PathBuf> {
@@ -168,8 +191,10 @@ pub fn save<B: Backend>(
     }
     let meta = CheckpointMeta {
         format: FORMAT,
-        spec: spec.clone(),
-        language: language.to_string(),
+        spec: info.spec.clone(),
+        language: info.language.clone(),
+        max_length: info.max_length,
+        normalize: info.normalize.clone(),
         state: state.clone(),
         files,
     };
@@ -197,16 +222,28 @@ pub fn read_meta(dir: &Path) -> Result<CheckpointMeta> {
     let meta: CheckpointMeta =
         serde_json::from_str(&text).map_err(|e| corrupt(&meta_path, format!("unreadable: {e}")))?;
     if meta.format != FORMAT {
-        return Err(corrupt(&meta_path, format!("format {} is not {FORMAT}", meta.format)));
+        return Err(corrupt(
+            &meta_path,
+            format!("format {} is not {FORMAT}", meta.format),
+        ));
     }
     for (name, want) in &meta.files {
         let path = dir.join(name);
         let got = FileCheck::of(&path)?;
         if got.bytes != want.bytes {
-            return Err(corrupt(&path, format!("{} bytes, expected {} (truncated?)", got.bytes, want.bytes)));
+            return Err(corrupt(
+                &path,
+                format!("{} bytes, expected {} (truncated?)", got.bytes, want.bytes),
+            ));
         }
         if got.crc32 != want.crc32 {
-            return Err(corrupt(&path, format!("checksum {:08x}, expected {:08x} (corrupted)", got.crc32, want.crc32)));
+            return Err(corrupt(
+                &path,
+                format!(
+                    "checksum {:08x}, expected {:08x} (corrupted)",
+                    got.crc32, want.crc32
+                ),
+            ));
         }
     }
     Ok(meta)
@@ -243,7 +280,10 @@ pub fn list(root: &Path) -> Result<Vec<(u64, PathBuf)>> {
     for entry in entries {
         let entry = entry.map_err(|e| Error::io(root, e))?;
         let name = entry.file_name().to_string_lossy().to_string();
-        if let Some(step) = name.strip_prefix("step-").and_then(|s| s.parse::<u64>().ok()) {
+        if let Some(step) = name
+            .strip_prefix("step-")
+            .and_then(|s| s.parse::<u64>().ok())
+        {
             found.push((step, entry.path()));
         }
     }
@@ -279,6 +319,7 @@ pub fn resolve(path: &Path) -> Result<PathBuf> {
     }
     Err(Error::Checkpoint {
         path: path.to_path_buf(),
-        msg: "neither a checkpoint (no trainer.json) nor a model folder with a valid checkpoint".into(),
+        msg: "neither a checkpoint (no trainer.json) nor a model folder with a valid checkpoint"
+            .into(),
     })
 }

@@ -29,6 +29,10 @@ pub struct EncoderMeta {
     pub pooling: Pool,
     /// Normalization language of the training text: ar, en or bi.
     pub language: String,
+    /// Longest sequence in pieces, `<s>` and `</s>` included; longer text is truncated.
+    pub max_length: usize,
+    /// How text is normalized before tokenization; `None` when it is not.
+    pub normalize: Option<crate::text::NormalizeOptions>,
     pub bos_id: u32,
     pub eos_id: u32,
     pub unk_id: u32,
@@ -75,6 +79,8 @@ pub fn extract_encoder(trained: &Path, save_dir: &Path) -> Result<Extracted> {
         config,
         pooling: ckpt.meta.spec.pool,
         language: ckpt.meta.language.clone(),
+        max_length: ckpt.meta.max_length,
+        normalize: ckpt.meta.normalize.clone(),
         bos_id: crate::text::BOS,
         eos_id: crate::text::EOS,
         unk_id: crate::text::UNK,

@@ -65,7 +65,11 @@ pub enum Event {
         macro_f1: Option<f64>,
     },
     /// A checkpoint was written.
-    Checkpoint { step: u64, path: PathBuf, best: bool },
+    Checkpoint {
+        step: u64,
+        path: PathBuf,
+        best: bool,
+    },
     /// Training resumed from a checkpoint.
     Resumed { step: u64, path: PathBuf },
     /// A checkpoint could not be used and was skipped.
@@ -100,7 +104,7 @@ pub struct Trainer<B: Backend> {
     tape: Tape<B>,
     tasks: Vec<TaskState>,
     tokenizer: Vec<u8>,
-    language: String,
+    info: checkpoint::ModelInfo,
     norm_sq: B::Buf,
     state: TrainerState,
     checkpoint_root: PathBuf,
@@ -115,7 +119,10 @@ pub fn model_spec(config: &Config, vocab: usize) -> Result<ModelSpec> {
         msg,
     };
     if m.dim_src % dirs != 0 {
-        return Err(bad(format!("model.dim_src {} must split evenly over {dirs} directions", m.dim_src)));
+        return Err(bad(format!(
+            "model.dim_src {} must split evenly over {dirs} directions",
+            m.dim_src
+        )));
     }
     let has_decoder = config.tasks.iter().any(|t| t.tasktype == TaskType::Seq2seq);
     if has_decoder && m.dim_trg != m.dim_src {
@@ -166,7 +173,11 @@ pub fn pool_of(p: Pooling) -> Pool {
 
 /// The encoder's language: the tasks' common source language, or `bi`.
 fn training_language(config: &Config) -> String {
-    let mut langs: Vec<String> = config.tasks.iter().map(|t| t.language.to_string()).collect();
+    let mut langs: Vec<String> = config
+        .tasks
+        .iter()
+        .map(|t| t.language.to_string())
+        .collect();
     langs.sort();
     langs.dedup();
     if langs.len() == 1 {
@@ -174,11 +185,6 @@ fn training_language(config: &Config) -> String {
     } else {
         "bi".into()
     }
-}
-
-/// The tokenizer file a config trains and tokenizes with.
-pub fn tokenizer_path(config: &Config) -> PathBuf {
-    config.vocab_dir().join(format!("{}.model", config.vocab.model_prefix))
 }
 
 /// A view of a data batch in the model's terms.
@@ -204,7 +210,12 @@ fn task_batch(batch: &Batch, kind: TaskType) -> Result<TaskBatch<'_>> {
         },
         TaskType::PairClassification => TaskBatch::Pair {
             first: side(&batch.src),
-            second: side(batch.src2.as_ref().ok_or_else(|| missing("second sentence"))?),
+            second: side(
+                batch
+                    .src2
+                    .as_ref()
+                    .ok_or_else(|| missing("second sentence"))?,
+            ),
             labels: batch.labels.as_deref().ok_or_else(|| missing("labels"))?,
         },
     })
@@ -213,19 +224,31 @@ fn task_batch(batch: &Batch, kind: TaskType) -> Result<TaskBatch<'_>> {
 impl<B: Backend> Trainer<B> {
     /// Opens the tokenized data and the tokenizer of `config` and initialises the model.
     pub fn new(backend: B, config: Config) -> Result<Self> {
-        let tok_path = tokenizer_path(&config);
+        let tok_path = config.tokenizer_path();
         let tokenizer = Tokenizer::load(&tok_path)?;
         let spec = model_spec(&config, tokenizer.vocab_size())?;
         let seed = config.training.seed;
+        let info = checkpoint::ModelInfo {
+            spec: spec.clone(),
+            language: training_language(&config),
+            max_length: config.model.max_src_length,
+            normalize: config.normalize_options(),
+        };
         let model = MultiTask::new(backend.clone(), spec, seed)?;
         let mut tasks = Vec::new();
         for (i, t) in config.tasks.iter().enumerate() {
             let dir = config.shard_dir(t);
             let train = TaskData::open_split(&dir, Split::Train).map_err(|e| {
-                Error::Invalid(format!("{e} (run `gensen tokenize` for task '{}' first)", t.taskname))
+                Error::Invalid(format!(
+                    "{e} (run `gensen tokenize` for task '{}' first)",
+                    t.taskname
+                ))
             })?;
             if train.is_empty() {
-                return Err(Error::Invalid(format!("task '{}' has no training examples", t.taskname)));
+                return Err(Error::Invalid(format!(
+                    "task '{}' has no training examples",
+                    t.taskname
+                )));
             }
             let val = if t.val_src.is_some() {
                 Some(TaskData::open_split(&dir, Split::Val)?)
@@ -236,14 +259,18 @@ impl<B: Backend> Trainer<B> {
                 name: t.taskname.clone(),
                 kind: t.tasktype,
                 weight: t.weight,
-                train: BatchIter::new(train, config.training.batch_size, mix64(seed ^ (i as u64 + 1))),
+                train: BatchIter::new(
+                    train,
+                    config.training.batch_size,
+                    mix64(seed ^ (i as u64 + 1)),
+                ),
                 val,
                 loss_sum: 0.0,
                 steps: 0,
             });
         }
         let mut trainer = Trainer {
-            language: training_language(&config),
+            info,
             checkpoint_root: config.model.model_dir.join("checkpoints"),
             tape: Tape::new(backend.clone()),
             norm_sq: backend.zeros(1)?,
@@ -316,9 +343,10 @@ impl<B: Backend> Trainer<B> {
         let moments = ckpt.moments.as_ref().expect("requested");
         let names: Vec<String> = params.iter().map(|(_, p)| p.name.clone()).collect();
         for p in names {
-            if let (Some((_, m)), Some((_, v))) =
-                (moments.get(&format!("{p}.exp_avg")), moments.get(&format!("{p}.exp_avg_sq")))
-            {
+            if let (Some((_, m)), Some((_, v))) = (
+                moments.get(&format!("{p}.exp_avg")),
+                moments.get(&format!("{p}.exp_avg_sq")),
+            ) {
                 params.load_moments(&p, m, v)?;
             }
         }
@@ -345,7 +373,9 @@ impl<B: Backend> Trainer<B> {
         match t.lr_decay {
             LrDecay::None => t.lrate,
             LrDecay::Linear => match t.max_steps {
-                Some(max) if max > warm => t.lrate * (1.0 - (step - warm) as f64 / (max - warm) as f64).max(0.0),
+                Some(max) if max > warm => {
+                    t.lrate * (1.0 - (step - warm) as f64 / (max - warm) as f64).max(0.0)
+                }
                 _ => t.lrate,
             },
             LrDecay::InverseSqrt => t.lrate * (warm.max(1) as f64 / step as f64).sqrt(),
@@ -359,7 +389,9 @@ impl<B: Backend> Trainer<B> {
         let pool: Vec<usize> = match every {
             Some(n) if self.tasks.iter().any(is_cls) && self.tasks.iter().any(|t| !is_cls(t)) => {
                 let want_cls = step % n == 0;
-                (0..self.tasks.len()).filter(|&i| is_cls(&self.tasks[i]) == want_cls).collect()
+                (0..self.tasks.len())
+                    .filter(|&i| is_cls(&self.tasks[i]) == want_cls)
+                    .collect()
             }
             _ => (0..self.tasks.len()).collect(),
         };
@@ -375,7 +407,11 @@ impl<B: Backend> Trainer<B> {
     }
 
     /// Trains until `max_steps` (from the options or the config) or an interrupt.
-    pub fn run(&mut self, options: &RunOptions, on_event: &mut dyn FnMut(Event)) -> Result<Summary> {
+    pub fn run(
+        &mut self,
+        options: &RunOptions,
+        on_event: &mut dyn FnMut(Event),
+    ) -> Result<Summary> {
         let max_steps = options.max_steps.or(self.config.training.max_steps);
         let mgmt = self.config.management.clone();
         let mut losses = Vec::new();
@@ -383,7 +419,11 @@ impl<B: Backend> Trainer<B> {
         let mut interrupted = false;
 
         while max_steps.is_none_or(|m| self.state.step < m) {
-            if options.interrupt.as_ref().is_some_and(|f| f.load(Ordering::SeqCst)) {
+            if options
+                .interrupt
+                .as_ref()
+                .is_some_and(|f| f.load(Ordering::SeqCst))
+            {
                 interrupted = true;
                 break;
             }
@@ -396,7 +436,12 @@ impl<B: Backend> Trainer<B> {
             self.tape.reset();
             self.model.params.zero_grads()?;
             let view = task_batch(&batch, kind)?;
-            let loss = self.model.loss(&mut self.tape, task, view, mix64(self.config.training.seed ^ mix64(step)))?;
+            let loss = self.model.loss(
+                &mut self.tape,
+                task,
+                view,
+                mix64(self.config.training.seed ^ mix64(step)),
+            )?;
             self.tape.backward(&mut self.model.params)?;
             self.model.params.grad_sq_norm(&mut self.norm_sq)?;
             let hp = AdamStep {
@@ -439,17 +484,29 @@ impl<B: Backend> Trainer<B> {
                     if self.state.best.is_none_or(|(b, _)| score < b) {
                         self.state.best = Some((score, step));
                         let path = self.save_best()?;
-                        on_event(Event::Checkpoint { step, path, best: true });
+                        on_event(Event::Checkpoint {
+                            step,
+                            path,
+                            best: true,
+                        });
                     }
                 }
             }
             if crossed(mgmt.checkpoint_freq) {
                 let path = self.save()?;
-                on_event(Event::Checkpoint { step, path, best: false });
+                on_event(Event::Checkpoint {
+                    step,
+                    path,
+                    best: false,
+                });
             }
         }
         if since_report.1 > 0 {
-            self.report(self.learning_rate(self.state.step.max(1)), &mut since_report, on_event);
+            self.report(
+                self.learning_rate(self.state.step.max(1)),
+                &mut since_report,
+                on_event,
+            );
         }
         if self.state.step > 0 && !self.checkpoint_exists(self.state.step) {
             let path = self.save()?;
@@ -468,10 +525,17 @@ impl<B: Backend> Trainer<B> {
     }
 
     fn checkpoint_exists(&self, step: u64) -> bool {
-        self.checkpoint_root.join(checkpoint::step_dir_name(step)).exists()
+        self.checkpoint_root
+            .join(checkpoint::step_dir_name(step))
+            .exists()
     }
 
-    fn report(&mut self, lr: f64, since: &mut (Instant, u64, usize), on_event: &mut dyn FnMut(Event)) {
+    fn report(
+        &mut self,
+        lr: f64,
+        since: &mut (Instant, u64, usize),
+        on_event: &mut dyn FnMut(Event),
+    ) {
         let secs = since.0.elapsed().as_secs_f64();
         let tasks = self
             .tasks
@@ -563,12 +627,15 @@ impl<B: Backend> Trainer<B> {
         let path = checkpoint::save(
             &self.checkpoint_root,
             &self.model.params,
-            &self.model.spec,
-            &self.language,
+            &self.info,
             &self.state,
             &self.tokenizer,
         )?;
-        checkpoint::prune(&self.checkpoint_root, self.config.training.keep_checkpoints, Some(&path))?;
+        checkpoint::prune(
+            &self.checkpoint_root,
+            self.config.training.keep_checkpoints,
+            Some(&path),
+        )?;
         Ok(path)
     }
 
@@ -577,8 +644,7 @@ impl<B: Backend> Trainer<B> {
         let path = checkpoint::save(
             &root,
             &self.model.params,
-            &self.model.spec,
-            &self.language,
+            &self.info,
             &self.state,
             &self.tokenizer,
         )?;
@@ -591,18 +657,110 @@ impl<B: Backend> Trainer<B> {
 pub fn accuracy_macro_f1(gold: &[u32], pred: &[u32]) -> (f64, f64) {
     let n = gold.len().max(1) as f64;
     let acc = gold.iter().zip(pred).filter(|(g, p)| g == p).count() as f64 / n;
-    let classes = gold.iter().chain(pred).copied().max().map_or(0, |m| m as usize + 1);
+    let classes = gold
+        .iter()
+        .chain(pred)
+        .copied()
+        .max()
+        .map_or(0, |m| m as usize + 1);
     let mut f1_sum = 0.0;
     let mut present = 0;
     for c in 0..classes as u32 {
-        let tp = gold.iter().zip(pred).filter(|&(&g, &p)| g == c && p == c).count() as f64;
-        let fp = gold.iter().zip(pred).filter(|&(&g, &p)| g != c && p == c).count() as f64;
-        let fneg = gold.iter().zip(pred).filter(|&(&g, &p)| g == c && p != c).count() as f64;
+        let tp = gold
+            .iter()
+            .zip(pred)
+            .filter(|&(&g, &p)| g == c && p == c)
+            .count() as f64;
+        let fp = gold
+            .iter()
+            .zip(pred)
+            .filter(|&(&g, &p)| g != c && p == c)
+            .count() as f64;
+        let fneg = gold
+            .iter()
+            .zip(pred)
+            .filter(|&(&g, &p)| g == c && p != c)
+            .count() as f64;
         if tp + fp + fneg == 0.0 {
             continue;
         }
         present += 1;
         f1_sum += 2.0 * tp / (2.0 * tp + fp + fneg);
     }
-    (acc, if present > 0 { f1_sum / present as f64 } else { 0.0 })
+    (
+        acc,
+        if present > 0 {
+            f1_sum / present as f64
+        } else {
+            0.0
+        },
+    )
+}
+
+/// Appends events as JSON lines to `<model_dir>/metrics.jsonl`.
+pub struct MetricsLog {
+    file: std::fs::File,
+    path: PathBuf,
+}
+
+impl MetricsLog {
+    /// Opens (appending) the metrics log of a model folder.
+    pub fn open(model_dir: &Path) -> Result<Self> {
+        std::fs::create_dir_all(model_dir).map_err(|e| Error::io(model_dir, e))?;
+        let path = model_dir.join("metrics.jsonl");
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .map_err(|e| Error::io(&path, e))?;
+        Ok(MetricsLog { file, path })
+    }
+
+    /// Writes the JSON lines of `event` (one per task for progress reports).
+    pub fn record(&mut self, event: &Event) -> Result<()> {
+        use std::io::Write;
+        let lines: Vec<serde_json::Value> = match event {
+            Event::Progress {
+                step,
+                examples,
+                lr,
+                ms_per_step,
+                tokens_per_s,
+                tasks,
+            } => tasks
+                .iter()
+                .map(|t| {
+                    serde_json::json!({
+                        "step": step, "examples": examples, "task": t.task, "loss": t.loss,
+                        "steps": t.steps, "lr": lr, "ms_per_step": ms_per_step,
+                        "tokens_per_s": tokens_per_s, "split": "train",
+                    })
+                })
+                .collect(),
+            Event::Validation {
+                step,
+                task,
+                loss,
+                perplexity,
+                accuracy,
+                macro_f1,
+            } => vec![serde_json::json!({
+                "step": step, "task": task, "loss": loss, "perplexity": perplexity,
+                "accuracy": accuracy, "macro_f1": macro_f1, "split": "val",
+            })],
+            Event::Checkpoint { step, path, best } => vec![serde_json::json!({
+                "step": step, "checkpoint": path, "best": best,
+            })],
+            Event::Resumed { step, path } => vec![serde_json::json!({
+                "step": step, "resumed_from": path,
+            })],
+            Event::SkippedCheckpoint { path, reason } => vec![serde_json::json!({
+                "skipped_checkpoint": path, "reason": reason,
+            })],
+        };
+        for line in lines {
+            writeln!(self.file, "{line}").map_err(|e| Error::io(&self.path, e))?;
+        }
+        Ok(())
+    }
 }
