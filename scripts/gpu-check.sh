@@ -50,7 +50,7 @@ scripts/check-ptx.sh | tail -n 1
 cap="$(nvidia-smi --query-gpu=compute_cap --format=csv,noheader | head -n 1 | tr -d '.')"
 export CUDA_COMPUTE_CAP="${CUDA_COMPUTE_CAP:-$cap}"
 echo "== build (PTX for compute $CUDA_COMPUTE_CAP) and CUDA tests"
-cargo test --release --test cuda_ops --test cuda_nvrtc -- --nocapture 2>&1 | tee "$work/tests.log" \
+cargo test --release --test cuda_ops --test cuda_nvrtc --test cuda_train -- --nocapture 2>&1 | tee "$work/tests.log" \
     | grep -E '^test |test result|skipped'
 if grep -q 'skipped: no CUDA device' "$work/tests.log"; then
     echo "gpu-check: CUDA tests skipped although a GPU is visible" >&2
