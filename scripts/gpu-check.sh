@@ -98,9 +98,16 @@ def fwd_bwd():
     out.sum().backward()
 rows.append(("gru_backward (step loop)", time_ms(fwd_bwd, iters=10) - fwd))
 
+gru16 = torch.nn.GRU(512, 1024, bidirectional=True).to(dev, torch.bfloat16)
+x16 = x.to(torch.bfloat16)
+with torch.no_grad():
+    rows.append(("gru_forward (bf16 step loop)", time_ms(lambda: gru16(x16))))
+
 one = torch.randn(20, 1, 512, device=dev)
 with torch.no_grad():
-    rows.append(("gru_forward 1 sentence (persistent bf16)", time_ms(lambda: gru(one), iters=50)))
+    sentence = time_ms(lambda: gru(one), iters=50)
+rows.append(("gru_forward 1 sentence (persistent bf16)", sentence))
+rows.append(("gru_forward 1 sentence (step loop)", sentence))
 
 logits = torch.randn(2048, 32000, device=dev, requires_grad=True)
 targets = (torch.arange(2048, device=dev) * 7919) % 32000
