@@ -125,8 +125,13 @@ fn find_nvcc(manifest: &Path) -> Option<PathBuf> {
         }
     }
     // The pip-installed compiler must be called by its real path to find its headers.
-    let local = manifest.join(".tools/cuda/nvidia/cu13/bin/nvcc");
-    println!("cargo:rerun-if-changed={}", local.display());
+    // Only existing paths are watched: Cargo reruns a script whose watched path is missing
+    // on every build. Without `.tools`, installing nvcc later needs `touch kernels`.
+    let tools = manifest.join(".tools");
+    if tools.is_dir() {
+        println!("cargo:rerun-if-changed={}", tools.display());
+    }
+    let local = tools.join("cuda/nvidia/cu13/bin/nvcc");
     local.canonicalize().ok().filter(|path| path.is_file())
 }
 

@@ -2,6 +2,7 @@
  * Embedding lookup and its gradient.
  *
  *   embedding_fwd_f32:  out[i, :] = table[ids[i], :]           table (V, dim), ids (n), out (n, dim)
+ *   embedding_fwd_bf16: the same with a bf16 table and bf16 output (encoding with bf16 storage)
  *   embedding_bwd_f32:  dtable[w, :] += sum over i with ids[i] == w != pad_id of dout[i, :]
  *
  * The backward is deterministic without sorting and without float atomics: block i owns
@@ -19,6 +20,15 @@
 
 extern "C" __global__ void embedding_fwd_f32(const float* table, const u32* ids, u64 n, u64 dim,
                                              float* out) {
+    for (u64 i = (u64)blockIdx.x * blockDim.x + threadIdx.x; i < n * dim;
+         i += (u64)blockDim.x * gridDim.x) {
+        u64 row = i / dim;
+        out[i] = table[(u64)ids[row] * dim + (i - row * dim)];
+    }
+}
+
+extern "C" __global__ void embedding_fwd_bf16(const bf16_raw* table, const u32* ids, u64 n,
+                                              u64 dim, bf16_raw* out) {
     for (u64 i = (u64)blockIdx.x * blockDim.x + threadIdx.x; i < n * dim;
          i += (u64)blockDim.x * gridDim.x) {
         u64 row = i / dim;

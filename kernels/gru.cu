@@ -23,6 +23,9 @@
  * follows out[t-1] (h0 at t = 0), the backward direction's follows out[t+1] while t + 1 is
  * real, h0 otherwise. Padded steps write zeros and carry dstate unchanged.
  *
+ * gru_cell_fwd_bf16 is the forward for bf16 storage: the same math in fp32, plus a bf16
+ * copy of the state (D, B, H) that the next step's bf16 GEMM reads.
+ *
  * Launch: grid (ceil(B*H / 256), D), block 256; one thread per (b, j) hidden unit.
  * Optional pointers (extra, h0, lens, saved) may be null.
  */
@@ -40,10 +43,11 @@ __device__ __forceinline__ bool gru_real_step(const u32* lens, u64 t, u64 b) {
     return lens == nullptr || t < (u64)lens[b];
 }
 
-extern "C" __global__ void gru_cell_fwd_f32(const float* xproj, const float* gh,
-                                            const float* b_hh_fwd, const float* b_hh_bwd,
-                                            const float* extra, const u32* lens, float* state,
-                                            float* out, float* saved, GruStep p) {
+__device__ __forceinline__ void gru_cell_fwd(const float* xproj, const float* gh,
+                                             const float* b_hh_fwd, const float* b_hh_bwd,
+                                             const float* extra, const u32* lens, float* state,
+                                             bf16_raw* state_bf16, float* out, float* saved,
+                                             const GruStep& p) {
     u64 d = blockIdx.y;
     u64 idx = (u64)blockIdx.x * blockDim.x + threadIdx.x;
     if (idx >= p.batch * p.hidden) return;
@@ -87,6 +91,7 @@ extern "C" __global__ void gru_cell_fwd_f32(const float* xproj, const float* gh,
     float h_new = n + z * (h - n);
 
     state[state_at] = h_new;
+    if (state_bf16 != nullptr) state_bf16[state_at] = f32_to_bf16(h_new);
     out[out_at] = h_new;
     if (saved != nullptr) {
         float* sv = saved + row * 4 * H;
@@ -95,6 +100,23 @@ extern "C" __global__ void gru_cell_fwd_f32(const float* xproj, const float* gh,
         sv[2 * H + j] = n;
         sv[3 * H + j] = g_n;
     }
+}
+
+extern "C" __global__ void gru_cell_fwd_f32(const float* xproj, const float* gh,
+                                            const float* b_hh_fwd, const float* b_hh_bwd,
+                                            const float* extra, const u32* lens, float* state,
+                                            float* out, float* saved, GruStep p) {
+    gru_cell_fwd(xproj, gh, b_hh_fwd, b_hh_bwd, extra, lens, state, nullptr, out, saved, p);
+}
+
+/* As gru_cell_fwd_f32, also keeping a bf16 copy of the state for the next step's bf16
+ * recurrent GEMM (gh comes from bf16 W_hh and state with fp32 accumulation). */
+extern "C" __global__ void gru_cell_fwd_bf16(const float* xproj, const float* gh,
+                                             const float* b_hh_fwd, const float* b_hh_bwd,
+                                             const float* extra, const u32* lens, float* state,
+                                             bf16_raw* state_bf16, float* out, GruStep p) {
+    gru_cell_fwd(xproj, gh, b_hh_fwd, b_hh_bwd, extra, lens, state, state_bf16, out, nullptr,
+                 p);
 }
 
 extern "C" __global__ void gru_cell_bwd_f32(const float* saved, const float* out, const float* h0,

@@ -14,10 +14,12 @@
  *
  * One block per row. Pass 1 reads the row once keeping a running (max, sum) pair per
  * thread (the online softmax), merged across the block; pass 2 reads it again and writes
- * the gradient: 3 * vocab * 4 bytes of traffic per row. The _v4 variant uses float4
- * accesses and needs vocab % 4 == 0 (rows then start 16-byte aligned).
+ * the gradient: 3 * vocab * 4 bytes of traffic per row, 2 * vocab * 4 from memory when the
+ * row is still in L2 for the second pass. The _v4 variant uses float4 accesses and needs
+ * vocab % 4 == 0 (rows then start 16-byte aligned).
  *
- * Launch: grid = rows, blockDim = 256 (a multiple of 32, at most 1024).
+ * Launch: grid = rows, blockDim a multiple of 32 up to 1024 (the host uses 1024 for wide
+ * vocabularies so that few rows are in flight and each stays in L2 between passes).
  */
 #include "common.cuh"
 

@@ -7,7 +7,7 @@ use gensen::engine::backend::{
     AdamStep, Backend, Gemm, GruBackward, GruDims, GruForward, GruWeights, Pool,
 };
 use gensen::engine::cpu::Cpu;
-use gensen::engine::cuda::{cuda_available, Cuda};
+use gensen::engine::cuda::{cuda_available, Bf16Buf, Cuda, GruForwardBf16};
 use gensen::engine::rng::Rng;
 use gensen::error::{Error, Result};
 
@@ -43,9 +43,9 @@ fn compare(test: &str, want: &Outputs, got: &Outputs, atol: f32, rtol: f32) {
     for ((name, a), (_, b)) in want.iter().zip(got) {
         assert_eq!(a.len(), b.len(), "{test}/{name}: length");
         let excess = |i: usize| (a[i] - b[i]).abs() - (atol + rtol * a[i].abs());
-        let bad: Vec<usize> = (0..a.len())
-            .filter(|&i| !(excess(i) <= 0.0) && !(a[i].is_nan() && b[i].is_nan()))
-            .collect();
+        // A NaN difference counts as a mismatch unless both sides are NaN.
+        let ok = |i: usize| excess(i) <= 0.0 || (a[i].is_nan() && b[i].is_nan());
+        let bad: Vec<usize> = (0..a.len()).filter(|&i| !ok(i)).collect();
         if let Some(&worst) = bad
             .iter()
             .max_by(|&&i, &&j| excess(i).total_cmp(&excess(j)))
@@ -390,6 +390,106 @@ fn gru_persistent_matches_step_by_step_within_bf16() {
     );
 }
 
+#[test]
+fn bf16_encoding_path_matches_f32_within_bf16() {
+    let Some(gpu) = device() else { return };
+    let run = || -> Result<()> {
+        // GEMM with bf16 inputs against the f32 GEMM on the same values.
+        let (m, n, k) = (33, 70, 129);
+        let a = gpu.from_host(&random(120, m * k, -1.0, 1.0))?;
+        let b = gpu.from_host(&random(121, n * k, -1.0, 1.0))?;
+        let g = Gemm::new(m, n, k, false, true);
+        let mut want = gpu.zeros(m * n)?;
+        gpu.gemm(&g, &a, &b, &mut want)?;
+        let (a16, b16) = (gpu.to_bf16(&a, m * k)?, gpu.to_bf16(&b, n * k)?);
+        let mut got = gpu.zeros(m * n)?;
+        gpu.gemm_bf16(&g, &a16, &b16, &mut got)?;
+        let pair = |name, w: Vec<f32>, g: Vec<f32>| (vec![(name, w)], vec![(name, g)]);
+        let (w, g) = pair(
+            "gemm",
+            gpu.to_host(&want, m * n)?,
+            gpu.to_host(&got, m * n)?,
+        );
+        compare("bf16", &w, &g, 5e-2, 1e-2);
+
+        // Embedding rows from a bf16 table.
+        let (vocab, dim) = (40, 24);
+        let table = gpu.from_host(&random(122, vocab * dim, -0.1, 0.1))?;
+        let ids = gpu.ids_from_host(&[3, 0, 39, 3, 17])?;
+        let table16 = gpu.to_bf16(&table, vocab * dim)?;
+        let mut rows16 = gpu.to_bf16(&gpu.zeros(5 * dim)?, 5 * dim)?;
+        gpu.embedding_forward_bf16(&table16, &ids, 5, dim, &mut rows16)?;
+        let mut rows = gpu.zeros(5 * dim)?;
+        gpu.embedding_forward(&table, &ids, 5, dim, &mut rows)?;
+        let (w, g) = pair(
+            "embedding",
+            gpu.to_host(&rows, 5 * dim)?,
+            gpu.bf16_to_host(&rows16, 5 * dim)?,
+        );
+        compare("bf16", &w, &g, 1e-3, 1e-2);
+
+        // A bidirectional GRU layer with lengths and h0.
+        let dims = GruDims {
+            seq_len: 6,
+            batch: 3,
+            hidden: 32,
+            dirs: 2,
+        };
+        let (t, bt, h, d) = (dims.seq_len, dims.batch, dims.hidden, dims.dirs);
+        let w: Vec<_> = (0..d)
+            .map(|i| gpu.from_host(&random(130 + i as u64, 3 * h * h, -0.3, 0.3)))
+            .collect::<Result<_>>()?;
+        let bias: Vec<_> = (0..d)
+            .map(|i| gpu.from_host(&random(140 + i as u64, 3 * h, -0.3, 0.3)))
+            .collect::<Result<_>>()?;
+        let weights: Vec<GruWeights<'_, Cuda>> = (0..d)
+            .map(|i| GruWeights {
+                w_hh: &w[i],
+                b_hh: &bias[i],
+            })
+            .collect();
+        let xproj = gpu.from_host(&random(150, d * t * bt * 3 * h, -1.0, 1.0))?;
+        let h0 = gpu.from_host(&random(151, d * bt * h, -0.5, 0.5))?;
+        let lens = gpu.ids_from_host(&[6, 2, 4])?;
+        let mut want = gpu.zeros(t * bt * d * h)?;
+        gpu.gru_forward(GruForward {
+            dims,
+            weights: &weights,
+            xproj: &xproj,
+            extra: None,
+            h0: Some(&h0),
+            lens: Some(&lens),
+            out: &mut want,
+            saved: None,
+        })?;
+        let w16: Vec<_> = w
+            .iter()
+            .map(|x| gpu.to_bf16(x, 3 * h * h))
+            .collect::<Result<_>>()?;
+        let w16_refs: Vec<&Bf16Buf> = w16.iter().collect();
+        let bias_refs: Vec<_> = bias.iter().collect();
+        let mut got = gpu.zeros(t * bt * d * h)?;
+        gpu.gru_forward_bf16(GruForwardBf16 {
+            dims,
+            w_hh: &w16_refs,
+            b_hh: &bias_refs,
+            xproj: &xproj,
+            extra: None,
+            h0: Some(&h0),
+            lens: Some(&lens),
+            out: &mut got,
+        })?;
+        let (w, g) = pair(
+            "gru",
+            gpu.to_host(&want, t * bt * d * h)?,
+            gpu.to_host(&got, t * bt * d * h)?,
+        );
+        compare("bf16", &w, &g, 3e-2, 2e-2);
+        Ok(())
+    };
+    run().expect("bf16 path on CUDA");
+}
+
 // ---- pooling, loss, arg-max ----------------------------------------------------------------
 
 fn pooling<B: Backend>(be: &B) -> Result<Outputs> {
@@ -424,8 +524,14 @@ cpu_vs_cuda!(pooling_last_max_mean, pooling, 1e-6, 1e-5);
 
 fn softmax_xent<B: Backend>(be: &B) -> Result<Outputs> {
     let mut outputs = Vec::new();
-    // 1000 takes the float4 path, 999 the scalar one.
-    for (vocab, name) in [(1000usize, "grad_v4"), (999, "grad")] {
+    // Multiples of 4 take the float4 path; 8192 and wider get 1024-thread blocks.
+    let cases = [
+        (1000usize, "grad_v4"),
+        (999, "grad"),
+        (8200, "grad_wide_v4"),
+        (8193, "grad_wide"),
+    ];
+    for (vocab, name) in cases {
         let rows = 9;
         let mut logits = be.from_host(&random(90 + vocab as u64, rows * vocab, -4.0, 4.0))?;
         let mut targets_host: Vec<u32> = (0..rows as u32 + 2)

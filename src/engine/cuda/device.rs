@@ -54,6 +54,17 @@ impl Device {
         let stream = ctx
             .new_stream()
             .map_err(|e| device_err("creating a stream", e))?;
+        // SAFETY: only probes whether the shared library can be opened; cudarc panics on
+        // the first cuBLAS call when it cannot.
+        if !unsafe { cudarc::cublas::sys::is_culib_present() } {
+            return Err(Error::Device(
+                "the CUDA driver is present but cuBLAS is not (looked for libcublas.so and \
+                 libcublas.so.12 on the library path): install the CUDA 12 runtime, or point \
+                 LD_LIBRARY_PATH at a folder holding libcublas.so (a link to libcublas.so.13 \
+                 works)"
+                    .into(),
+            ));
+        }
         let blas = CudaBlas::new(stream.clone()).map_err(|e| device_err("loading cuBLAS", e))?;
         let sm_count = ctx
             .attribute(sys::CUdevice_attribute::CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT)
@@ -188,12 +199,25 @@ impl Device {
             .map_err(|e| device_err("device memset", e))
     }
 
-    /// One row-major GEMM through cuBLAS on raw addresses (offsets already applied).
+    /// One row-major f32 GEMM through cuBLAS on raw addresses (offsets already applied).
+    pub(crate) fn gemm_raw(&self, g: &Gemm, a: u64, b: u64, c: u64) -> Result<()> {
+        self.gemm_typed(g, a, b, c, GemmInputs::F32)
+    }
+
+    /// One row-major GEMM with f32 output and `inputs` storage for A and B, accumulating
+    /// in fp32 either way.
     ///
     /// cuBLAS is column-major; a row-major matrix is its transpose, so the row-major
     /// `C = op(A) op(B)` is computed as the column-major `C^T = op(B)^T op(A)^T` by
     /// swapping the operands and m with n.
-    pub(crate) fn gemm_raw(&self, g: &Gemm, a: u64, b: u64, c: u64) -> Result<()> {
+    pub(crate) fn gemm_typed(
+        &self,
+        g: &Gemm,
+        a: u64,
+        b: u64,
+        c: u64,
+        inputs: GemmInputs,
+    ) -> Result<()> {
         if g.m == 0 || g.n == 0 {
             return Ok(());
         }
@@ -210,31 +234,73 @@ impl Device {
                 sys_blas::cublasOperation_t::CUBLAS_OP_N
             }
         };
+        let (m, n, k) = (g.m as i32, g.n as i32, g.k as i32);
+        let (lda, ldb, ldc) = (
+            g.lda.max(1) as i32,
+            g.ldb.max(1) as i32,
+            g.ldc.max(1) as i32,
+        );
         self.bind()?;
         let blas = lock(&self.blas)?;
-        // SAFETY: the caller checked that a, b and c hold the matrices that m, n, k, the
-        // leading dimensions and the offsets describe; alpha and beta live on the host
-        // stack for the duration of the call (host pointer mode, cuBLAS's default).
-        unsafe {
-            cudarc::cublas::result::sgemm(
-                *blas.handle(),
-                op(g.trans_b),
-                op(g.trans_a),
-                g.n as i32,
-                g.m as i32,
-                g.k as i32,
-                &g.alpha,
-                b as *const f32,
-                g.ldb.max(1) as i32,
-                a as *const f32,
-                g.lda.max(1) as i32,
-                &g.beta,
-                c as *mut f32,
-                g.ldc.max(1) as i32,
-            )
+        let handle = *blas.handle();
+        match inputs {
+            // SAFETY: the caller checked that a, b and c hold the matrices that m, n, k, the
+            // leading dimensions and the offsets describe; alpha and beta live on the host
+            // stack for the duration of the call (host pointer mode, cuBLAS's default).
+            GemmInputs::F32 => unsafe {
+                cudarc::cublas::result::sgemm(
+                    handle,
+                    op(g.trans_b),
+                    op(g.trans_a),
+                    n,
+                    m,
+                    k,
+                    &g.alpha,
+                    b as *const f32,
+                    ldb,
+                    a as *const f32,
+                    lda,
+                    &g.beta,
+                    c as *mut f32,
+                    ldc,
+                )
+            }
+            .map_err(|e| device_err("cuBLAS sgemm", e)),
+            // SAFETY: as above, with A and B holding bf16 (2-byte) elements and C f32.
+            GemmInputs::Bf16 => unsafe {
+                cudarc::cublas::result::gemm_ex(
+                    handle,
+                    op(g.trans_b),
+                    op(g.trans_a),
+                    n,
+                    m,
+                    k,
+                    &g.alpha as *const f32 as *const std::ffi::c_void,
+                    b as *const std::ffi::c_void,
+                    sys_blas::cudaDataType::CUDA_R_16BF,
+                    ldb,
+                    a as *const std::ffi::c_void,
+                    sys_blas::cudaDataType::CUDA_R_16BF,
+                    lda,
+                    &g.beta as *const f32 as *const std::ffi::c_void,
+                    c as *mut std::ffi::c_void,
+                    sys_blas::cudaDataType::CUDA_R_32F,
+                    ldc,
+                    sys_blas::cublasComputeType_t::CUBLAS_COMPUTE_32F,
+                    sys_blas::cublasGemmAlgo_t::CUBLAS_GEMM_DFALT,
+                )
+            }
+            .map_err(|e| device_err("cuBLAS gemm_ex (bf16)", e)),
         }
-        .map_err(|e| device_err("cuBLAS sgemm", e))
     }
+}
+
+/// The storage of a GEMM's A and B operands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum GemmInputs {
+    F32,
+    /// bf16 inputs, fp32 accumulation and output.
+    Bf16,
 }
 
 use cudarc::cublas::sys as sys_blas;

@@ -14,7 +14,7 @@ use crate::error::{Error, Result};
 /// The sizes and the step index of one cell launch; mirrors `GruStep` in `kernels/gru.cu`.
 #[repr(C)]
 #[derive(Clone, Copy, Debug)]
-struct GruStep {
+pub(super) struct GruStep {
     seq_len: u64,
     batch: u64,
     hidden: u64,
@@ -24,6 +24,19 @@ struct GruStep {
 
 // SAFETY: plain old data with the C layout the kernel declares (five u64).
 unsafe impl DeviceRepr for GruStep {}
+
+impl GruStep {
+    /// The launch parameters of step `step` of a layer of sizes `dims`.
+    pub(super) fn new(dims: &GruDims, step: usize) -> GruStep {
+        GruStep {
+            seq_len: dims.seq_len as u64,
+            batch: dims.batch as u64,
+            hidden: dims.hidden as u64,
+            dirs: dims.dirs as u64,
+            step: step as u64,
+        }
+    }
+}
 
 /// The most sequences the persistent kernel handles (its per-lane accumulators).
 pub const PERSISTENT_MAX_BATCH: usize = 8;
@@ -126,13 +139,7 @@ impl Cuda {
                 let c = gh_p + (d * b * 3 * h * 4) as u64;
                 self.dev.gemm_raw(&recurrent, a, w, c)?;
             }
-            let step = GruStep {
-                seq_len: t_len as u64,
-                batch: b as u64,
-                hidden: h as u64,
-                dirs: d_n as u64,
-                step: s as u64,
-            };
+            let step = GruStep::new(&dims, s);
             // SAFETY: every buffer was checked against the layer's sizes above; optional
             // pointers are null when absent, as the kernel expects; grid.y = D.
             launched("gru_cell_fwd_f32", unsafe {
@@ -216,13 +223,7 @@ impl Cuda {
         let want_dh0 = args.dh0.is_some();
 
         for s in (0..t_len).rev() {
-            let step = GruStep {
-                seq_len: t_len as u64,
-                batch: b as u64,
-                hidden: h as u64,
-                dirs: d_n as u64,
-                step: s as u64,
-            };
+            let step = GruStep::new(&dims, s);
             // SAFETY: every buffer was checked against the layer's sizes above; h0 and lens
             // are null when absent; grid.y = D.
             launched("gru_cell_bwd_f32", unsafe {

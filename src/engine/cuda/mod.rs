@@ -9,8 +9,14 @@
 //!
 //! Without a CUDA driver [`Cuda::new`] returns [`Error::Device`]; it never panics.
 
+mod bf16;
 mod device;
+mod elementwise;
+mod embedding;
 mod gru;
+mod loss;
+mod optim;
+mod pool;
 
 use std::sync::Arc;
 
@@ -18,7 +24,9 @@ use cudarc::driver::{CudaSlice, LaunchConfig, PushKernelArg};
 
 use crate::engine::backend::{AdamStep, Backend, Gemm, GruBackward, GruDims, GruForward, Pool};
 use crate::error::{Error, Result};
+pub use bf16::{Bf16Buf, GruForwardBf16};
 use device::{device_err, grid_1d, launched, Device, BLOCK};
+pub use gru::PERSISTENT_MAX_BATCH;
 
 /// Pushes every argument (locals, borrowed) and launches `func` with `cfg`.
 /// Callers wrap it in an `unsafe` block whose `// SAFETY:` line says why the launch is sound.
@@ -178,6 +186,22 @@ fn fits(op: &'static str, what: &str, need: usize, have: usize) -> Result<()> {
     Ok(())
 }
 
+/// Checks that the matrices `g` describes fit in buffers of the given lengths.
+fn check_gemm(op: &'static str, g: &Gemm, a_len: usize, b_len: usize, c_len: usize) -> Result<()> {
+    let (a_rows, a_cols) = if g.trans_a { (g.k, g.m) } else { (g.m, g.k) };
+    let (b_rows, b_cols) = if g.trans_b { (g.n, g.k) } else { (g.k, g.n) };
+    if g.lda < a_cols || g.ldb < b_cols || g.ldc < g.n {
+        return Err(Error::shape(
+            op,
+            format!("leading dimensions >= ({a_cols}, {b_cols}, {})", g.n),
+            format!("({}, {}, {})", g.lda, g.ldb, g.ldc),
+        ));
+    }
+    fits(op, "A", span(g.a_off, a_rows, a_cols, g.lda), a_len)?;
+    fits(op, "B", span(g.b_off, b_rows, b_cols, g.ldb), b_len)?;
+    fits(op, "C", span(g.c_off, g.m, g.n, g.ldc), c_len)
+}
+
 /// Elements spanned by a row-major matrix view: the last row's start plus its width.
 fn span(off: usize, rows: usize, cols: usize, ld: usize) -> usize {
     if rows == 0 || cols == 0 {
@@ -203,9 +227,13 @@ impl Backend for Cuda {
     }
 
     fn from_host(&self, data: &[f32]) -> Result<Self::Buf> {
-        let mut buf = self.zeros(data.len())?;
-        self.write(&mut buf, data)?;
-        Ok(buf)
+        if data.is_empty() {
+            return self.zeros(0);
+        }
+        self.dev
+            .stream
+            .clone_htod(data)
+            .map_err(|e| device_err("copy to device", e))
     }
 
     fn to_host(&self, buf: &Self::Buf, len: usize) -> Result<Vec<f32>> {
@@ -235,13 +263,13 @@ impl Backend for Cuda {
     }
 
     fn ids_from_host(&self, data: &[u32]) -> Result<Self::Ids> {
-        let mut buf = self
-            .dev
-            .stream
-            .alloc_zeros::<u32>(data.len().max(1))
-            .map_err(|e| device_err("allocation", e))?;
-        self.write_ids(&mut buf, data)?;
-        Ok(buf)
+        let stream = &self.dev.stream;
+        let copied = if data.is_empty() {
+            stream.alloc_zeros::<u32>(1)
+        } else {
+            stream.clone_htod(data)
+        };
+        copied.map_err(|e| device_err("copy to device", e))
     }
 
     fn write_ids(&self, buf: &mut Self::Ids, data: &[u32]) -> Result<()> {
@@ -278,17 +306,7 @@ impl Backend for Cuda {
     }
 
     fn fill(&self, buf: &mut Self::Buf, n: usize, value: f32) -> Result<()> {
-        fits("fill", "buffer", n, buf.len())?;
-        if n == 0 {
-            return Ok(());
-        }
-        let f = self.dev.function("elementwise", "fill_f32")?;
-        let x = self.dev.ptr_mut(buf, 0);
-        let n64 = n as u64;
-        // SAFETY: buf holds at least n floats (checked above).
-        launched("fill_f32", unsafe {
-            launch!(self.dev, f, self.launch_1d(n), x, n64, value)
-        })
+        elementwise::fill(self, buf, n, value)
     }
 
     fn copy(&self, src: &Self::Buf, dst: &mut Self::Buf, n: usize) -> Result<()> {
@@ -296,11 +314,7 @@ impl Backend for Cuda {
     }
 
     fn axpy(&self, alpha: f32, src: &Self::Buf, dst: &mut Self::Buf, n: usize) -> Result<()> {
-        fits("axpy", "src", n, src.len())?;
-        fits("axpy", "dst", n, dst.len())?;
-        let x = self.dev.ptr(src, 0);
-        let y = self.dev.ptr_mut(dst, 0);
-        self.axpy_raw(alpha, x, y, n)
+        elementwise::axpy(self, alpha, src, dst, n)
     }
 
     fn add_bias(
@@ -310,42 +324,15 @@ impl Backend for Cuda {
         rows: usize,
         cols: usize,
     ) -> Result<()> {
-        fits("add_bias", "x", rows * cols, x.len())?;
-        fits("add_bias", "bias", cols, bias.len())?;
-        if rows * cols == 0 {
-            return Ok(());
-        }
-        let f = self.dev.function("elementwise", "add_bias_f32")?;
-        let xp = self.dev.ptr_mut(x, 0);
-        let bp = self.dev.ptr(bias, 0);
-        let (r, c) = (rows as u64, cols as u64);
-        let cfg = self.launch_1d(rows * cols);
-        // SAFETY: x holds rows * cols floats and bias cols floats (checked above).
-        launched("add_bias_f32", unsafe {
-            launch!(self.dev, f, cfg, xp, bp, r, c)
-        })
+        elementwise::add_bias(self, x, bias, rows, cols)
     }
 
     fn sum_rows(&self, x: &Self::Buf, rows: usize, cols: usize, out: &mut Self::Buf) -> Result<()> {
-        fits("sum_rows", "x", rows * cols, x.len())?;
-        fits("sum_rows", "out", cols, out.len())?;
-        let xp = self.dev.ptr(x, 0);
-        let op = self.dev.ptr_mut(out, 0);
-        self.sum_rows_raw(xp, rows, cols, op)
+        elementwise::sum_rows(self, x, rows, cols, out)
     }
 
     fn relu_forward(&self, x: &Self::Buf, y: &mut Self::Buf, n: usize) -> Result<()> {
-        fits("relu_forward", "x", n, x.len())?;
-        fits("relu_forward", "y", n, y.len())?;
-        if n == 0 {
-            return Ok(());
-        }
-        let f = self.dev.function("elementwise", "relu_fwd_f32")?;
-        let (xp, yp, n64) = (self.dev.ptr(x, 0), self.dev.ptr_mut(y, 0), n as u64);
-        // SAFETY: x and y hold at least n floats (checked above).
-        launched("relu_fwd_f32", unsafe {
-            launch!(self.dev, f, self.launch_1d(n), xp, yp, n64)
-        })
+        elementwise::relu_forward(self, x, y, n)
     }
 
     fn relu_backward(
@@ -355,24 +342,7 @@ impl Backend for Cuda {
         dx: &mut Self::Buf,
         n: usize,
     ) -> Result<()> {
-        fits("relu_backward", "y", n, y.len())?;
-        fits("relu_backward", "dy", n, dy.len())?;
-        fits("relu_backward", "dx", n, dx.len())?;
-        if n == 0 {
-            return Ok(());
-        }
-        let f = self.dev.function("elementwise", "relu_bwd_f32")?;
-        let (yp, dyp, dxp) = (
-            self.dev.ptr(y, 0),
-            self.dev.ptr(dy, 0),
-            self.dev.ptr_mut(dx, 0),
-        );
-        let n64 = n as u64;
-        let cfg = self.launch_1d(n);
-        // SAFETY: y, dy and dx hold at least n floats (checked above).
-        launched("relu_bwd_f32", unsafe {
-            launch!(self.dev, f, cfg, yp, dyp, dxp, n64)
-        })
+        elementwise::relu_backward(self, y, dy, dx, n)
     }
 
     fn dropout_forward(
@@ -383,19 +353,7 @@ impl Backend for Cuda {
         p: f32,
         seed: u64,
     ) -> Result<()> {
-        fits("dropout_forward", "x", n, x.len())?;
-        fits("dropout_forward", "y", n, y.len())?;
-        if n == 0 {
-            return Ok(());
-        }
-        let f = self.dev.function("elementwise", "dropout_fwd_f32")?;
-        let scale = 1.0 / (1.0 - p);
-        let (xp, yp, n64) = (self.dev.ptr(x, 0), self.dev.ptr_mut(y, 0), n as u64);
-        let cfg = self.launch_1d(n);
-        // SAFETY: x and y hold at least n floats (checked above).
-        launched("dropout_fwd_f32", unsafe {
-            launch!(self.dev, f, cfg, xp, yp, n64, p, scale, seed)
-        })
+        elementwise::dropout_forward(self, x, y, n, p, seed)
     }
 
     fn dropout_backward(
@@ -406,19 +364,7 @@ impl Backend for Cuda {
         p: f32,
         seed: u64,
     ) -> Result<()> {
-        fits("dropout_backward", "dy", n, dy.len())?;
-        fits("dropout_backward", "dx", n, dx.len())?;
-        if n == 0 {
-            return Ok(());
-        }
-        let f = self.dev.function("elementwise", "dropout_bwd_f32")?;
-        let scale = 1.0 / (1.0 - p);
-        let (dyp, dxp, n64) = (self.dev.ptr(dy, 0), self.dev.ptr_mut(dx, 0), n as u64);
-        let cfg = self.launch_1d(n);
-        // SAFETY: dy and dx hold at least n floats (checked above).
-        launched("dropout_bwd_f32", unsafe {
-            launch!(self.dev, f, cfg, dyp, dxp, n64, p, scale, seed)
-        })
+        elementwise::dropout_backward(self, dy, dx, n, p, seed)
     }
 
     fn pair_features_forward(
@@ -429,25 +375,7 @@ impl Backend for Cuda {
         batch: usize,
         dim: usize,
     ) -> Result<()> {
-        let n = batch * dim;
-        fits("pair_features_forward", "u", n, u.len())?;
-        fits("pair_features_forward", "v", n, v.len())?;
-        fits("pair_features_forward", "out", 4 * n, out.len())?;
-        if n == 0 {
-            return Ok(());
-        }
-        let f = self.dev.function("elementwise", "pair_features_fwd_f32")?;
-        let (up, vp, op) = (
-            self.dev.ptr(u, 0),
-            self.dev.ptr(v, 0),
-            self.dev.ptr_mut(out, 0),
-        );
-        let (b, d) = (batch as u64, dim as u64);
-        let cfg = self.launch_1d(n);
-        // SAFETY: u and v hold batch * dim floats, out 4 * batch * dim (checked above).
-        launched("pair_features_fwd_f32", unsafe {
-            launch!(self.dev, f, cfg, up, vp, op, b, d)
-        })
+        elementwise::pair_features_forward(self, u, v, out, batch, dim)
     }
 
     fn pair_features_backward(
@@ -460,43 +388,11 @@ impl Backend for Cuda {
         batch: usize,
         dim: usize,
     ) -> Result<()> {
-        let n = batch * dim;
-        fits("pair_features_backward", "u", n, u.len())?;
-        fits("pair_features_backward", "v", n, v.len())?;
-        fits("pair_features_backward", "dout", 4 * n, dout.len())?;
-        fits("pair_features_backward", "du", n, du.len())?;
-        fits("pair_features_backward", "dv", n, dv.len())?;
-        if n == 0 {
-            return Ok(());
-        }
-        let f = self.dev.function("elementwise", "pair_features_bwd_f32")?;
-        let (up, vp, gp) = (
-            self.dev.ptr(u, 0),
-            self.dev.ptr(v, 0),
-            self.dev.ptr(dout, 0),
-        );
-        let (dup, dvp) = (self.dev.ptr_mut(du, 0), self.dev.ptr_mut(dv, 0));
-        let (b, d) = (batch as u64, dim as u64);
-        let cfg = self.launch_1d(n);
-        // SAFETY: every buffer holds what batch and dim require (checked above).
-        launched("pair_features_bwd_f32", unsafe {
-            launch!(self.dev, f, cfg, up, vp, gp, dup, dvp, b, d)
-        })
+        elementwise::pair_features_backward(self, u, v, dout, du, dv, batch, dim)
     }
 
     fn gemm(&self, g: &Gemm, a: &Self::Buf, b: &Self::Buf, c: &mut Self::Buf) -> Result<()> {
-        let (a_rows, a_cols) = if g.trans_a { (g.k, g.m) } else { (g.m, g.k) };
-        let (b_rows, b_cols) = if g.trans_b { (g.n, g.k) } else { (g.k, g.n) };
-        if g.lda < a_cols || g.ldb < b_cols || g.ldc < g.n {
-            return Err(Error::shape(
-                "gemm",
-                format!("leading dimensions >= ({a_cols}, {b_cols}, {})", g.n),
-                format!("({}, {}, {})", g.lda, g.ldb, g.ldc),
-            ));
-        }
-        fits("gemm", "A", span(g.a_off, a_rows, a_cols, g.lda), a.len())?;
-        fits("gemm", "B", span(g.b_off, b_rows, b_cols, g.ldb), b.len())?;
-        fits("gemm", "C", span(g.c_off, g.m, g.n, g.ldc), c.len())?;
+        check_gemm("gemm", g, a.len(), b.len(), c.len())?;
         let (ap, bp) = (self.dev.ptr(a, g.a_off), self.dev.ptr(b, g.b_off));
         let cp = self.dev.ptr_mut(c, g.c_off);
         self.dev.gemm_raw(g, ap, bp, cp)
@@ -510,24 +406,7 @@ impl Backend for Cuda {
         dim: usize,
         out: &mut Self::Buf,
     ) -> Result<()> {
-        fits("embedding_forward", "ids", n, ids.len())?;
-        fits("embedding_forward", "out", n * dim, out.len())?;
-        if n * dim == 0 {
-            return Ok(());
-        }
-        let f = self.dev.function("embedding", "embedding_fwd_f32")?;
-        let (tp, ip, op) = (
-            self.dev.ptr(table, 0),
-            self.dev.ptr(ids, 0),
-            self.dev.ptr_mut(out, 0),
-        );
-        let (n64, d64) = (n as u64, dim as u64);
-        let cfg = self.launch_1d(n * dim);
-        // SAFETY: ids holds n ids, out n * dim floats; ids index rows of the table, whose
-        // range the layers above validate against the vocabulary.
-        launched("embedding_fwd_f32", unsafe {
-            launch!(self.dev, f, cfg, tp, ip, n64, d64, op)
-        })
+        embedding::embedding_forward(self, table, ids, n, dim, out)
     }
 
     fn embedding_backward(
@@ -539,30 +418,7 @@ impl Backend for Cuda {
         pad_id: u32,
         dtable: &mut Self::Buf,
     ) -> Result<()> {
-        fits("embedding_backward", "ids", n, ids.len())?;
-        fits("embedding_backward", "dout", n * dim, dout.len())?;
-        if n * dim == 0 {
-            return Ok(());
-        }
-        if n > i32::MAX as usize {
-            return Err(Error::Invalid(format!(
-                "embedding_backward: {n} ids exceed one grid"
-            )));
-        }
-        let f = self.dev.function("embedding", "embedding_bwd_f32")?;
-        let (gp, ip) = (self.dev.ptr(dout, 0), self.dev.ptr(ids, 0));
-        let tp = self.dev.ptr_mut(dtable, 0);
-        let (n64, d64) = (n as u64, dim as u64);
-        let cfg = LaunchConfig {
-            grid_dim: (n as u32, 1, 1),
-            block_dim: (BLOCK, 1, 1),
-            shared_mem_bytes: 0,
-        };
-        // SAFETY: ids holds n ids, dout n * dim floats; ids index rows of dtable (validated
-        // above this layer); one block per id position as the kernel expects.
-        launched("embedding_bwd_f32", unsafe {
-            launch!(self.dev, f, cfg, gp, ip, n64, d64, pad_id, tp)
-        })
+        embedding::embedding_backward(self, dout, ids, n, dim, pad_id, dtable)
     }
 
     fn gru_forward(&self, args: GruForward<'_, Self>) -> Result<()> {
@@ -582,51 +438,7 @@ impl Backend for Cuda {
         out: &mut Self::Buf,
         argmax: &mut Self::Ids,
     ) -> Result<()> {
-        let width = dims.dirs * dims.hidden;
-        let n = dims.batch * width;
-        fits("pool_forward", "h", dims.seq_len * n, h.len())?;
-        fits("pool_forward", "lens", dims.batch, lens.len())?;
-        fits("pool_forward", "out", n, out.len())?;
-        if n == 0 {
-            return Ok(());
-        }
-        let (hp, lp, op) = (
-            self.dev.ptr(h, 0),
-            self.dev.ptr(lens, 0),
-            self.dev.ptr_mut(out, 0),
-        );
-        let (batch, dirs, hidden, w) = (
-            dims.batch as u64,
-            dims.dirs as u64,
-            dims.hidden as u64,
-            width as u64,
-        );
-        let cfg = self.launch_1d(n);
-        match pool {
-            Pool::Last => {
-                let f = self.dev.function("reduce", "pool_last_fwd_f32")?;
-                // SAFETY: h is (T, B, D*H), lens (B) with values in 1..=T, out (B, D*H).
-                launched("pool_last_fwd_f32", unsafe {
-                    launch!(self.dev, f, cfg, hp, lp, op, batch, dirs, hidden)
-                })
-            }
-            Pool::Max => {
-                fits("pool_forward", "argmax", n, argmax.len())?;
-                let f = self.dev.function("reduce", "pool_max_fwd_f32")?;
-                let ap = self.dev.ptr_mut(argmax, 0);
-                // SAFETY: as for last, and argmax holds B*D*H ids (checked above).
-                launched("pool_max_fwd_f32", unsafe {
-                    launch!(self.dev, f, cfg, hp, lp, op, ap, batch, w)
-                })
-            }
-            Pool::Mean => {
-                let f = self.dev.function("reduce", "pool_mean_fwd_f32")?;
-                // SAFETY: h is (T, B, D*H), lens (B) with values in 1..=T, out (B, D*H).
-                launched("pool_mean_fwd_f32", unsafe {
-                    launch!(self.dev, f, cfg, hp, lp, op, batch, w)
-                })
-            }
-        }
+        pool::pool_forward(self, pool, h, lens, dims, out, argmax)
     }
 
     fn pool_backward(
@@ -638,54 +450,7 @@ impl Backend for Cuda {
         dims: GruDims,
         dh: &mut Self::Buf,
     ) -> Result<()> {
-        let width = dims.dirs * dims.hidden;
-        let n = dims.batch * width;
-        fits("pool_backward", "dout", n, dout.len())?;
-        fits("pool_backward", "lens", dims.batch, lens.len())?;
-        fits("pool_backward", "dh", dims.seq_len * n, dh.len())?;
-        if n == 0 {
-            return Ok(());
-        }
-        let (gp, lp, dp) = (
-            self.dev.ptr(dout, 0),
-            self.dev.ptr(lens, 0),
-            self.dev.ptr_mut(dh, 0),
-        );
-        let (seq, batch, dirs, hidden, w) = (
-            dims.seq_len as u64,
-            dims.batch as u64,
-            dims.dirs as u64,
-            dims.hidden as u64,
-            width as u64,
-        );
-        match pool {
-            Pool::Last => {
-                let f = self.dev.function("reduce", "pool_last_bwd_f32")?;
-                let cfg = self.launch_1d(n);
-                // SAFETY: dout is (B, D*H), lens (B) in 1..=T, dh (T, B, D*H).
-                launched("pool_last_bwd_f32", unsafe {
-                    launch!(self.dev, f, cfg, gp, lp, dp, batch, dirs, hidden)
-                })
-            }
-            Pool::Max => {
-                fits("pool_backward", "argmax", n, argmax.len())?;
-                let f = self.dev.function("reduce", "pool_max_bwd_f32")?;
-                let ap = self.dev.ptr(argmax, 0);
-                let cfg = self.launch_1d(n);
-                // SAFETY: argmax holds steps < T written by pool_forward; dh is (T, B, D*H).
-                launched("pool_max_bwd_f32", unsafe {
-                    launch!(self.dev, f, cfg, gp, ap, dp, batch, w)
-                })
-            }
-            Pool::Mean => {
-                let f = self.dev.function("reduce", "pool_mean_bwd_f32")?;
-                let cfg = self.launch_1d(dims.seq_len * n);
-                // SAFETY: dout is (B, D*H), lens (B) in 1..=T, dh (T, B, D*H).
-                launched("pool_mean_bwd_f32", unsafe {
-                    launch!(self.dev, f, cfg, gp, lp, dp, seq, batch, w)
-                })
-            }
-        }
+        pool::pool_backward(self, pool, dout, lens, argmax, dims, dh)
     }
 
     fn softmax_xent(
@@ -700,62 +465,10 @@ impl Backend for Cuda {
         loss_sum: &mut Self::Buf,
         correct: &mut Self::Buf,
     ) -> Result<()> {
-        fits("softmax_xent", "logits", rows * vocab, logits.len())?;
-        fits("softmax_xent", "targets", target_off + rows, targets.len())?;
-        fits("softmax_xent", "loss_sum", 1, loss_sum.len())?;
-        fits("softmax_xent", "correct", 1, correct.len())?;
-        if rows == 0 || vocab == 0 {
-            return Ok(());
-        }
-        if rows > i32::MAX as usize {
-            return Err(Error::Invalid(format!(
-                "softmax_xent: {rows} rows exceed one grid"
-            )));
-        }
-
-        // Per-row loss and hit, summed afterwards in a fixed order: (2, rows).
-        let mut per_row = self.dev.scratch::<f32>(2 * rows)?;
-        let (loss_rows, correct_rows) = (
-            self.dev.ptr_mut(&mut per_row, 0),
-            self.dev.ptr_mut(&mut per_row, rows),
-        );
-        let (xp, tp) = (
-            self.dev.ptr_mut(logits, 0),
-            self.dev.ptr(targets, target_off),
-        );
-        let v64 = vocab as u64;
-        let name = if vocab.is_multiple_of(4) {
-            "softmax_xent_fwd_v4_f32"
-        } else {
-            "softmax_xent_fwd_f32"
-        };
-        let f = self.dev.function("softmax_xent", name)?;
-        let cfg = LaunchConfig {
-            grid_dim: (rows as u32, 1, 1),
-            block_dim: (BLOCK, 1, 1),
-            shared_mem_bytes: 0,
-        };
-        // SAFETY: logits holds rows * vocab floats starting at a pool allocation (256-byte
-        // aligned, so float4 rows are aligned when vocab % 4 == 0); targets holds rows ids
-        // from target_off; per_row holds 2 * rows floats.
-        launched(name, unsafe {
-            launch!(
-                self.dev,
-                f,
-                cfg,
-                xp,
-                tp,
-                v64,
-                ignore_id,
-                grad_scale,
-                loss_rows,
-                correct_rows
-            )
-        })?;
-
-        let (lp, cp) = (self.dev.ptr_mut(loss_sum, 0), self.dev.ptr_mut(correct, 0));
-        self.sum_into(loss_rows, rows, lp)?;
-        self.sum_into(correct_rows, rows, cp)
+        loss::softmax_xent(
+            self, logits, targets, target_off, rows, vocab, ignore_id, grad_scale, loss_sum,
+            correct,
+        )
     }
 
     fn argmax_rows(
@@ -765,53 +478,11 @@ impl Backend for Cuda {
         cols: usize,
         out: &mut Self::Ids,
     ) -> Result<()> {
-        fits("argmax_rows", "x", rows * cols, x.len())?;
-        fits("argmax_rows", "out", rows, out.len())?;
-        if rows == 0 || cols == 0 {
-            return Ok(());
-        }
-        if rows > i32::MAX as usize {
-            return Err(Error::Invalid(format!(
-                "argmax_rows: {rows} rows exceed one grid"
-            )));
-        }
-        let f = self.dev.function("reduce", "argmax_rows_f32")?;
-        let (xp, op) = (self.dev.ptr(x, 0), self.dev.ptr_mut(out, 0));
-        let (r, c) = (rows as u64, cols as u64);
-        let cfg = LaunchConfig {
-            grid_dim: (rows as u32, 1, 1),
-            block_dim: (BLOCK, 1, 1),
-            shared_mem_bytes: 0,
-        };
-        // SAFETY: x holds rows * cols floats, out rows ids (checked above).
-        launched("argmax_rows_f32", unsafe {
-            launch!(self.dev, f, cfg, xp, r, c, op)
-        })
+        loss::argmax_rows(self, x, rows, cols, out)
     }
 
     fn sq_norm(&self, x: &Self::Buf, n: usize, out: &mut Self::Buf) -> Result<()> {
-        fits("sq_norm", "x", n, x.len())?;
-        fits("sq_norm", "out", 1, out.len())?;
-        if n == 0 {
-            return Ok(());
-        }
-        // The partial count depends on n alone, so the sum's order is reproducible.
-        let blocks = n.div_ceil(BLOCK as usize).min(1024);
-        let mut partials = self.dev.scratch::<f32>(blocks)?;
-        let pp = self.dev.ptr_mut(&mut partials, 0);
-        let (xp, n64) = (self.dev.ptr(x, 0), n as u64);
-        let f = self.dev.function("reduce", "sq_norm_partial_f32")?;
-        let cfg = LaunchConfig {
-            grid_dim: (blocks as u32, 1, 1),
-            block_dim: (BLOCK, 1, 1),
-            shared_mem_bytes: 0,
-        };
-        // SAFETY: x holds n floats, partials one float per block.
-        launched("sq_norm_partial_f32", unsafe {
-            launch!(self.dev, f, cfg, xp, n64, pp)
-        })?;
-        let op = self.dev.ptr_mut(out, 0);
-        self.sum_into(pp, blocks, op)
+        optim::sq_norm(self, x, n, out)
     }
 
     fn adam(
@@ -824,52 +495,6 @@ impl Backend for Cuda {
         hp: &AdamStep,
         norm_sq: &Self::Buf,
     ) -> Result<()> {
-        for (what, len) in [("param", param.len()), ("grad", grad.len()), ("m", m.len())] {
-            fits("adam", what, n, len)?;
-        }
-        fits("adam", "v", n, v.len())?;
-        fits("adam", "norm_sq", 1, norm_sq.len())?;
-        if n == 0 {
-            return Ok(());
-        }
-        if hp.step == 0 {
-            return Err(Error::Invalid("adam: step counts from 1".into()));
-        }
-        // Bias corrections in f64, folded into two factors as the CPU backend does.
-        let step = hp.step.min(i32::MAX as u64) as i32;
-        let bias1 = 1.0 - (hp.beta1 as f64).powi(step);
-        let bias2 = 1.0 - (hp.beta2 as f64).powi(step);
-        let step_size = (hp.lr as f64 / bias1) as f32;
-        let inv_sqrt_bias2 = (1.0 / bias2.sqrt()) as f32;
-        let f = self.dev.function("adam", "adam_f32")?;
-        let (pp, gp) = (self.dev.ptr_mut(param, 0), self.dev.ptr(grad, 0));
-        let (mp, vp, np) = (
-            self.dev.ptr_mut(m, 0),
-            self.dev.ptr_mut(v, 0),
-            self.dev.ptr(norm_sq, 0),
-        );
-        let n64 = n as u64;
-        let (beta1, beta2, eps, max_norm) = (hp.beta1, hp.beta2, hp.eps, hp.max_norm);
-        let cfg = self.launch_1d(n);
-        // SAFETY: param, grad, m and v hold n floats, norm_sq one (checked above).
-        launched("adam_f32", unsafe {
-            launch!(
-                self.dev,
-                f,
-                cfg,
-                pp,
-                gp,
-                mp,
-                vp,
-                n64,
-                step_size,
-                beta1,
-                beta2,
-                eps,
-                inv_sqrt_bias2,
-                max_norm,
-                np
-            )
-        })
+        optim::adam(self, param, grad, m, v, n, hp, norm_sq)
     }
 }
