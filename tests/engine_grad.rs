@@ -331,7 +331,7 @@ fn projection_loss_gradients_and_value() {
     let eps = 1e-6;
     for id in [table, w, b] {
         let grad = params.get(id).grad.clone().unwrap();
-        for i in 0..params.get(id).numel() {
+        for (i, &analytic) in grad.iter().enumerate() {
             let orig = params.get(id).value[i];
             params.get_mut(id).value[i] = orig + eps;
             let plus = reference(&params);
@@ -339,7 +339,7 @@ fn projection_loss_gradients_and_value() {
             let minus = reference(&params);
             params.get_mut(id).value[i] = orig;
             assert_relative_eq!(
-                grad[i],
+                analytic,
                 (plus - minus) / (2.0 * eps),
                 epsilon = 1e-7,
                 max_relative = 1e-5

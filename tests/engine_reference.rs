@@ -81,7 +81,6 @@ fn conditional_gru_matches_its_equations() {
     }
 
     // And its loss is finite and positive on real targets.
-    let mut params = params;
     let lens = vec![t as u32; batch];
     let input = SeqInput {
         ids: &ids,
@@ -134,8 +133,8 @@ fn pooling_matches_straightforward_versions_on_unequal_lengths() {
     let at = |tt: usize, b: usize, j: usize| h[(tt * batch + b) * width + j];
 
     // Padded positions are zero.
-    for b in 0..batch {
-        for tt in lens[b] as usize..t {
+    for (b, &len) in lens.iter().enumerate() {
+        for tt in len as usize..t {
             assert!(
                 (0..width).all(|j| at(tt, b, j) == 0.0),
                 "padded output at t={tt} b={b}"

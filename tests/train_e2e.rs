@@ -84,6 +84,23 @@ fn every_loss_falls_and_nli_beats_chance() {
         "held-out NLI accuracy {nli_accuracy:.3}"
     );
 
+    // The metrics log keeps training and validation records apart.
+    let mut log = MetricsLog::open(&dir.join("log")).unwrap();
+    for e in &events {
+        log.record(e).unwrap();
+    }
+    let text = std::fs::read_to_string(dir.join("log/metrics.jsonl")).unwrap();
+    let records: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert!(records
+        .iter()
+        .any(|r| r["split"] == "val" && r["task"] == "bi-nli" && r["accuracy"].is_number()));
+    assert!(records
+        .iter()
+        .any(|r| r["split"] == "train" && r["loss"].is_number() && r["step"].is_number()));
+
     // The extracted encoder loads and encodes the same sentence identically twice, and a
     // sentence and its translation closer than unrelated text.
     let encoder_dir = dir.join("encoder");

@@ -102,7 +102,7 @@ pub struct AdamStep {
 }
 
 /// The recurrent weights of one GRU direction (PyTorch layout, gates r, z, n).
-pub struct GruWeights<'a, B: Backend + ?Sized> {
+pub struct GruWeights<'a, B: Backend> {
     /// `weight_hh`: (3H, H).
     pub w_hh: &'a B::Buf,
     /// `bias_hh`: (3H).
@@ -131,7 +131,7 @@ pub struct GruDims {
 }
 
 /// Arguments of [`Backend::gru_forward`].
-pub struct GruForward<'a, B: Backend + ?Sized> {
+pub struct GruForward<'a, B: Backend> {
     pub dims: GruDims,
     pub weights: &'a [GruWeights<'a, B>],
     /// (D, T, B, 3H), input projections including `bias_ih`.
@@ -150,7 +150,7 @@ pub struct GruForward<'a, B: Backend + ?Sized> {
 }
 
 /// Arguments of [`Backend::gru_backward`].
-pub struct GruBackward<'a, B: Backend + ?Sized> {
+pub struct GruBackward<'a, B: Backend> {
     pub dims: GruDims,
     pub weights: &'a [GruWeights<'a, B>],
     pub h0: Option<&'a B::Buf>,
@@ -190,6 +190,7 @@ pub trait Backend: Clone + Send + Sync + 'static {
     /// A buffer of `len` zeros.
     fn zeros(&self, len: usize) -> Result<Self::Buf>;
     /// A buffer holding `data`.
+    #[allow(clippy::wrong_self_convention)]
     fn from_host(&self, data: &[f32]) -> Result<Self::Buf>;
     /// The first `len` elements of `buf` (waits for pending work).
     fn to_host(&self, buf: &Self::Buf, len: usize) -> Result<Vec<f32>>;

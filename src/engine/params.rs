@@ -9,6 +9,12 @@ use crate::engine::backend::{AdamStep, Backend};
 use crate::engine::rng::Rng;
 use crate::error::{Error, Result};
 
+/// Tensors on the host by name: (shape, values).
+pub type HostTensors = BTreeMap<String, (Vec<usize>, Vec<f32>)>;
+
+/// Adam's moments on the host by parameter name: (first, second).
+pub type HostMoments = BTreeMap<String, (Vec<f32>, Vec<f32>)>;
+
 /// Handle of one parameter inside a [`Params`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct ParamId(pub(crate) usize);
@@ -221,7 +227,7 @@ impl<B: Backend> Params<B> {
     }
 
     /// Every parameter's values on the host, by name.
-    pub fn to_host(&self) -> Result<BTreeMap<String, (Vec<usize>, Vec<f32>)>> {
+    pub fn to_host(&self) -> Result<HostTensors> {
         let mut out = BTreeMap::new();
         for p in &self.params {
             let data = self.backend.to_host(&p.value, p.numel())?;
@@ -231,7 +237,7 @@ impl<B: Backend> Params<B> {
     }
 
     /// Adam moments on the host, by name (`m` then `v`), for checkpoints.
-    pub fn moments_to_host(&self) -> Result<BTreeMap<String, (Vec<f32>, Vec<f32>)>> {
+    pub fn moments_to_host(&self) -> Result<HostMoments> {
         let mut out = BTreeMap::new();
         for p in &self.params {
             if let Some((m, v)) = p.moments.as_ref() {

@@ -22,8 +22,7 @@ use crate::engine::{Backend, Params};
 use crate::error::{Error, Result};
 use crate::model::ModelSpec;
 
-/// Name/shape/values of tensors on the host.
-pub type HostTensors = BTreeMap<String, (Vec<usize>, Vec<f32>)>;
+pub use crate::engine::params::HostTensors;
 
 /// Writes `tensors` as a safetensors file with optional string metadata, atomically.
 pub fn save_safetensors(

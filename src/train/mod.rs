@@ -118,7 +118,7 @@ pub fn model_spec(config: &Config, vocab: usize) -> Result<ModelSpec> {
         path: config.path.clone(),
         msg,
     };
-    if m.dim_src % dirs != 0 {
+    if !m.dim_src.is_multiple_of(dirs) {
         return Err(bad(format!(
             "model.dim_src {} must split evenly over {dirs} directions",
             m.dim_src
@@ -388,7 +388,7 @@ impl<B: Backend> Trainer<B> {
         let is_cls = |t: &TaskState| t.kind != TaskType::Seq2seq;
         let pool: Vec<usize> = match every {
             Some(n) if self.tasks.iter().any(is_cls) && self.tasks.iter().any(|t| !is_cls(t)) => {
-                let want_cls = step % n == 0;
+                let want_cls = step.is_multiple_of(n);
                 (0..self.tasks.len())
                     .filter(|&i| is_cls(&self.tasks[i]) == want_cls)
                     .collect()

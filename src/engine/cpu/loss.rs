@@ -157,7 +157,7 @@ pub fn softmax_xent<F: Float>(
             let mut sum = F::ZERO;
             for (j, &x) in row.iter().enumerate() {
                 if x > max {
-                    sum = sum * (max - x).exp();
+                    sum *= (max - x).exp();
                     max = x;
                     best = j;
                 }
