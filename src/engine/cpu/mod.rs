@@ -51,10 +51,59 @@ pub trait Float:
     fn sigmoid(self) -> Self {
         Self::ONE / (Self::ONE + (-self).exp())
     }
+
+    /// The logistic function as the GRU cell computes it: exact for `f64` (the gradient
+    /// checks), a branch-free approximation for `f32` that vectorizes.
+    #[inline]
+    fn gate_sigmoid(self) -> Self {
+        self.sigmoid()
+    }
+
+    /// `tanh` as the GRU cell computes it; see [`Float::gate_sigmoid`].
+    #[inline]
+    fn gate_tanh(self) -> Self {
+        self.tanh()
+    }
+}
+
+/// `e^x` for f32 without branches or table lookups, so loops over it vectorize: the
+/// argument is reduced to `n ln 2 + r` with |r| <= ln2 / 2, `e^r` comes from a degree-6
+/// Taylor polynomial (relative error below 2e-7), and `2^n` is built in the exponent bits.
+#[inline(always)]
+pub fn exp_f32(x: f32) -> f32 {
+    const LOG2E: f32 = std::f32::consts::LOG2_E;
+    const LN2_HI: f32 = 0.693_145_75;
+    const LN2_LO: f32 = 1.428_606_8e-6;
+    // Adding and subtracting 1.5 * 2^23 rounds to the nearest integer.
+    const ROUND: f32 = 12_582_912.0;
+    let x = x.clamp(-87.0, 88.0);
+    let n = (x * LOG2E + ROUND) - ROUND;
+    let r = x - n * LN2_HI - n * LN2_LO;
+    let p = 1.0
+        + r * (1.0
+            + r * (0.5
+                + r * (1.0 / 6.0 + r * (1.0 / 24.0 + r * (1.0 / 120.0 + r * (1.0 / 720.0))))));
+    f32::from_bits(((n as i32 + 127) << 23) as u32) * p
 }
 
 macro_rules! impl_float {
+    ($t:ty, fast) => {
+        impl_float!(@impl $t,
+            #[inline(always)]
+            fn gate_sigmoid(self) -> Self {
+                1.0 / (1.0 + exp_f32(-self))
+            }
+            #[inline(always)]
+            fn gate_tanh(self) -> Self {
+                // tanh x = 1 - 2 / (e^{2x} + 1): absolute error near 1e-7, enough for f32.
+                1.0 - 2.0 / (exp_f32(2.0 * self) + 1.0)
+            }
+        );
+    };
     ($t:ty) => {
+        impl_float!(@impl $t,);
+    };
+    (@impl $t:ty, $($extra:item)*) => {
         impl Float for $t {
             const ZERO: Self = 0.0;
             const ONE: Self = 1.0;
@@ -94,10 +143,11 @@ macro_rules! impl_float {
             fn abs(self) -> Self {
                 <$t>::abs(self)
             }
+            $($extra)*
         }
     };
 }
-impl_float!(f32);
+impl_float!(f32, fast);
 impl_float!(f64);
 
 /// The CPU backend. `threads` bounds the parallelism of every operation it runs.
@@ -514,4 +564,25 @@ pub fn clip_scale(norm_sq: f64, max_norm: f64) -> f64 {
     }
     let coef = max_norm / (norm_sq.sqrt() + 1e-6);
     coef.min(1.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fast_exp_and_gates_are_accurate_over_the_useful_range() {
+        let mut worst_exp = 0.0f64;
+        let mut worst_gate = 0.0f64;
+        for i in -20_000..=20_000 {
+            let x = i as f32 * 1e-3 * 4.0; // [-80, 80]
+            let exact = (x as f64).exp();
+            worst_exp = worst_exp.max(((exp_f32(x) as f64 - exact) / exact).abs());
+            let s = 1.0 / (1.0 + (-(x as f64)).exp());
+            worst_gate = worst_gate.max((x.gate_sigmoid() as f64 - s).abs());
+            worst_gate = worst_gate.max((x.gate_tanh() as f64 - (x as f64).tanh()).abs());
+        }
+        assert!(worst_exp < 5e-7, "exp relative error {worst_exp}");
+        assert!(worst_gate < 5e-7, "gate absolute error {worst_gate}");
+    }
 }
