@@ -15,6 +15,7 @@
 //!   dxp = (da_r, da_z, da_n)          dgh = (da_r, da_z, da_n r)
 //!   dh_prev = dh z + dgh W_hh
 
+use super::packed::{self, PackedB};
 use super::{gemm, Cpu, Float};
 use crate::engine::backend::{Gemm, GruBackward, GruDims, GruForward, GruWeights};
 use crate::error::{Error, Result};
@@ -27,6 +28,13 @@ struct SharedMut<F>(*mut F);
 // element is reached from two threads.
 unsafe impl<F> Send for SharedMut<F> {}
 unsafe impl<F> Sync for SharedMut<F> {}
+
+/// The recurrent weights packed for the per-step GEMMs when the element type is `f32`;
+/// `f64` (gradient checks) keeps the general GEMM, whose packing preserves its precision.
+fn pack_if_f32<F: Float>(w: &[F], k: usize, n: usize, transposed: bool) -> Option<PackedB> {
+    (std::any::TypeId::of::<F>() == std::any::TypeId::of::<f32>())
+        .then(|| PackedB::new(w, k, n, transposed))
+}
 
 /// Whether step `t` of sequence `b` is real.
 #[inline]
@@ -207,12 +215,38 @@ impl<F: Float> DirForward<'_, F> {
         let no_extra = vec![F::ZERO; 3 * hs];
         let mut scratch = vec![F::ZERO; 4 * hs]; // gates when nothing is saved
         let recurrent = Gemm::new(batch, 3 * hs, hs, false, true);
+        // gh = h W_hh^T: W_hh is (3H, H), so op(B) = W_hh^T is (H, 3H). Small batches read
+        // the weights in place (no packing pass); larger ones amortise packing over T steps.
+        let is_f32 = std::any::TypeId::of::<F>() == std::any::TypeId::of::<f32>();
+        let small = is_f32 && batch <= packed::SMALL_M;
+        let packed = if small {
+            None
+        } else {
+            pack_if_f32(self.w.w_hh, hs, 3 * hs, true)
+        };
         let b_hh = &self.w.b_hh[..3 * hs];
         let out_stride = dirs * hs;
 
         for s in 0..seq_len {
             let t = if self.reverse { seq_len - 1 - s } else { s };
-            gemm::run(&recurrent, &h, self.w.w_hh, &mut gh, self.threads)?;
+            match &packed {
+                Some(p) => packed::gemm(&h, batch, hs, p, &mut gh, 3 * hs, false),
+                None if small => {
+                    // SAFETY: F is f32 (`small` implies it), so the slices reinterpret exactly.
+                    let (h32, w32, gh32) = unsafe {
+                        (
+                            std::slice::from_raw_parts(h.as_ptr() as *const f32, h.len()),
+                            std::slice::from_raw_parts(
+                                self.w.w_hh.as_ptr() as *const f32,
+                                self.w.w_hh.len(),
+                            ),
+                            std::slice::from_raw_parts_mut(gh.as_mut_ptr() as *mut f32, gh.len()),
+                        )
+                    };
+                    packed::gemm_nt_small(h32, batch, hs, w32, 3 * hs, hs, gh32, 3 * hs);
+                }
+                None => gemm::run(&recurrent, &h, self.w.w_hh, &mut gh, self.threads)?,
+            }
             for b in 0..batch {
                 // SAFETY: row (t, b) of `out` has `dirs * hs` elements (checked by the
                 // caller) and this direction owns columns d*hs..(d+1)*hs of it.
@@ -415,6 +449,8 @@ impl<F: Float> DirBackward<'_, F> {
         let col = self.d * hs;
         let mut dh = vec![F::ZERO; batch * hs]; // gradient reaching the current state
         let zeros = vec![F::ZERO; hs];
+        // dh_prev += dgh W_hh: op(B) = W_hh, (3H, H).
+        let packed = pack_if_f32(self.w.w_hh, 3 * hs, hs, false);
 
         // Walk the steps in the opposite order of the forward pass.
         for s in 0..seq_len {
@@ -454,9 +490,14 @@ impl<F: Float> DirBackward<'_, F> {
                 }
             }
             // dh_prev += dgh W_hh: (B, 3H) x (3H, H).
-            let mut g = Gemm::new(batch, hs, 3 * hs, false, false).accumulate();
-            g.a_off = t * batch * 3 * hs;
-            gemm::run(&g, self.work, self.w.w_hh, &mut dh, self.threads)?;
+            let step_work = &self.work[t * batch * 3 * hs..(t + 1) * batch * 3 * hs];
+            match &packed {
+                Some(p) => packed::gemm(step_work, batch, 3 * hs, p, &mut dh, hs, true),
+                None => {
+                    let g = Gemm::new(batch, hs, 3 * hs, false, false).accumulate();
+                    gemm::run(&g, step_work, self.w.w_hh, &mut dh, self.threads)?;
+                }
+            }
         }
         if let Some(dh0) = self.dh0.as_deref_mut() {
             for (a, &g) in dh0.iter_mut().zip(&dh) {

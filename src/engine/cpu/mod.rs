@@ -7,6 +7,7 @@
 mod gemm;
 mod gru;
 mod loss;
+mod packed;
 
 use std::fmt::Debug;
 use std::marker::PhantomData;

@@ -1,0 +1,316 @@
+//! A GEMM for the GRU's per-step products, with the weight operand packed once per layer
+//! call instead of once per step.
+//!
+//! Every step multiplies a small state (B, H) by the same recurrent weights. A general GEMM
+//! repacks the 12.6 MB weight matrix into its panel layout on each of the T calls; here it
+//! is packed once into panels of 16 columns, k-major, and a 6 x 16 AVX2/FMA micro-kernel
+//! (twelve 8-wide accumulators, two weight loads and six broadcasts per k) streams through
+//! them. The state rows are read in place (six sequential streams). Without AVX2 and FMA
+//! the same layout runs through a portable loop.
+
+use super::Float;
+
+/// Columns per packed panel (two AVX registers).
+const NR: usize = 16;
+/// Rows per micro-kernel call.
+const MR: usize = 6;
+
+/// `op(B)` (k, n) packed into `ceil(n / 16)` panels of (k, 16), zero-padded.
+pub struct PackedB {
+    pub k: usize,
+    pub n: usize,
+    data: Vec<f32>,
+}
+
+impl PackedB {
+    /// Packs `op(B)` where `B` is stored row-major as (n, k) when `transposed`, else (k, n).
+    pub fn new<F: Float>(b: &[F], k: usize, n: usize, transposed: bool) -> Self {
+        let panels = n.div_ceil(NR);
+        let mut data = vec![0.0f32; panels * k * NR];
+        for p in 0..panels {
+            let panel = &mut data[p * k * NR..(p + 1) * k * NR];
+            let cols = NR.min(n - p * NR);
+            // Write each panel sequentially; reads are 16 sequential streams (transposed) or
+            // one strided row segment per k.
+            for kk in 0..k {
+                let dst = &mut panel[kk * NR..kk * NR + cols];
+                for (j, d) in dst.iter_mut().enumerate() {
+                    let col = p * NR + j;
+                    let v = if transposed {
+                        b[col * k + kk]
+                    } else {
+                        b[kk * n + col]
+                    };
+                    *d = v.to_f32();
+                }
+            }
+        }
+        PackedB { k, n, data }
+    }
+}
+
+/// `C (m, n) = A (m, k) op(B)`, or `C += …` when `accumulate`; A and C row-major with row
+/// strides `lda` and `ldc`.
+pub fn gemm<F: Float>(
+    a: &[F],
+    m: usize,
+    lda: usize,
+    b: &PackedB,
+    c: &mut [F],
+    ldc: usize,
+    accumulate: bool,
+) {
+    let k = b.k;
+    assert!(m == 0 || (a.len() >= (m - 1) * lda + k && c.len() >= (m - 1) * ldc + b.n));
+    // The vector kernel works on f32 only; f64 (gradient checks) takes the portable path.
+    #[cfg(target_arch = "x86_64")]
+    if std::any::TypeId::of::<F>() == std::any::TypeId::of::<f32>()
+        && std::arch::is_x86_feature_detected!("avx2")
+        && std::arch::is_x86_feature_detected!("fma")
+    {
+        // SAFETY: F is f32 (checked above), so the slices reinterpret exactly.
+        let (a32, c32) = unsafe {
+            (
+                std::slice::from_raw_parts(a.as_ptr() as *const f32, a.len()),
+                std::slice::from_raw_parts_mut(c.as_mut_ptr() as *mut f32, c.len()),
+            )
+        };
+        // SAFETY: AVX2 and FMA were detected at run time; bounds were asserted above.
+        unsafe { gemm_avx2(a32, m, lda, b, c32, ldc, accumulate) };
+        return;
+    }
+    gemm_portable(a, m, lda, b, c, ldc, accumulate);
+}
+
+fn gemm_portable<F: Float>(
+    a: &[F],
+    m: usize,
+    lda: usize,
+    b: &PackedB,
+    c: &mut [F],
+    ldc: usize,
+    accumulate: bool,
+) {
+    let k = b.k;
+    for p in 0..b.n.div_ceil(NR) {
+        let panel = &b.data[p * k * NR..(p + 1) * k * NR];
+        let cols = NR.min(b.n - p * NR);
+        for i in 0..m {
+            let mut acc = [F::ZERO; NR];
+            let row = &a[i * lda..i * lda + k];
+            for (kk, &av) in row.iter().enumerate() {
+                let bp = &panel[kk * NR..(kk + 1) * NR];
+                for j in 0..NR {
+                    acc[j] += av * F::from_f32(bp[j]);
+                }
+            }
+            let out = &mut c[i * ldc + p * NR..i * ldc + p * NR + cols];
+            for j in 0..cols {
+                out[j] = if accumulate { out[j] + acc[j] } else { acc[j] };
+            }
+        }
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn gemm_avx2(
+    a: &[f32],
+    m: usize,
+    lda: usize,
+    b: &PackedB,
+    c: &mut [f32],
+    ldc: usize,
+    accumulate: bool,
+) {
+    use std::arch::x86_64::*;
+    let k = b.k;
+    for p in 0..b.n.div_ceil(NR) {
+        let panel = b.data.as_ptr().add(p * k * NR);
+        let cols = NR.min(b.n - p * NR);
+        let mut i0 = 0;
+        while i0 < m {
+            let rows = MR.min(m - i0);
+            // Rows past the end repeat the last real row; their results are not stored.
+            let mut row_ptr = [a.as_ptr(); MR];
+            for (r, ptr) in row_ptr.iter_mut().enumerate() {
+                *ptr = a.as_ptr().add((i0 + r.min(rows - 1)) * lda);
+            }
+            let mut acc = [[_mm256_setzero_ps(); 2]; MR];
+            for kk in 0..k {
+                let b0 = _mm256_loadu_ps(panel.add(kk * NR));
+                let b1 = _mm256_loadu_ps(panel.add(kk * NR + 8));
+                for r in 0..MR {
+                    let av = _mm256_broadcast_ss(&*row_ptr[r].add(kk));
+                    acc[r][0] = _mm256_fmadd_ps(av, b0, acc[r][0]);
+                    acc[r][1] = _mm256_fmadd_ps(av, b1, acc[r][1]);
+                }
+            }
+            for (r, acc_r) in acc.iter().enumerate().take(rows) {
+                let mut tmp = [0.0f32; NR];
+                _mm256_storeu_ps(tmp.as_mut_ptr(), acc_r[0]);
+                _mm256_storeu_ps(tmp.as_mut_ptr().add(8), acc_r[1]);
+                let out = &mut c[(i0 + r) * ldc + p * NR..(i0 + r) * ldc + p * NR + cols];
+                for (o, &v) in out.iter_mut().zip(&tmp) {
+                    *o = if accumulate { *o + v } else { v };
+                }
+            }
+            i0 += rows;
+        }
+    }
+}
+
+/// Rows of A handled by [`gemm_nt_small`] at once.
+pub const SMALL_M: usize = 4;
+
+/// `C (m, n) = A (m, k) W^T` for W stored row-major (n, k) and m <= [`SMALL_M`], without
+/// packing: each output is a dot product of a contiguous weight row with the state rows, so
+/// the weights stream once from memory. This is the latency path of single sentences.
+pub fn gemm_nt_small(
+    a: &[f32],
+    m: usize,
+    lda: usize,
+    w: &[f32],
+    n: usize,
+    k: usize,
+    c: &mut [f32],
+    ldc: usize,
+) {
+    assert!(m <= SMALL_M && w.len() >= n * k);
+    assert!(m == 0 || (a.len() >= (m - 1) * lda + k && c.len() >= (m - 1) * ldc + n));
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
+        // SAFETY: AVX2 and FMA were detected at run time; bounds were asserted above.
+        unsafe { gemm_nt_small_avx2(a, m, lda, w, n, k, c, ldc) };
+        return;
+    }
+    for i in 0..m {
+        for j in 0..n {
+            c[i * ldc + j] = (0..k).map(|kk| a[i * lda + kk] * w[j * k + kk]).sum();
+        }
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+#[allow(clippy::too_many_arguments)]
+unsafe fn gemm_nt_small_avx2(
+    a: &[f32],
+    m: usize,
+    lda: usize,
+    w: &[f32],
+    n: usize,
+    k: usize,
+    c: &mut [f32],
+    ldc: usize,
+) {
+    use std::arch::x86_64::*;
+    let full = k / 8 * 8;
+    for j in 0..n {
+        let row = w.as_ptr().add(j * k);
+        let mut acc = [_mm256_setzero_ps(); SMALL_M];
+        let mut kk = 0;
+        while kk < full {
+            let wv = _mm256_loadu_ps(row.add(kk));
+            for (i, acc_i) in acc.iter_mut().enumerate().take(m) {
+                let av = _mm256_loadu_ps(a.as_ptr().add(i * lda + kk));
+                *acc_i = _mm256_fmadd_ps(av, wv, *acc_i);
+            }
+            kk += 8;
+        }
+        for (i, acc_i) in acc.iter().enumerate().take(m) {
+            let mut lanes = [0.0f32; 8];
+            _mm256_storeu_ps(lanes.as_mut_ptr(), *acc_i);
+            let mut sum: f32 = lanes.iter().sum();
+            for t in full..k {
+                sum += *a.get_unchecked(i * lda + t) * *row.add(t);
+            }
+            c[i * ldc + j] = sum;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::rng::Rng;
+
+    #[test]
+    fn small_batch_dot_kernel_matches_a_triple_loop() {
+        let mut rng = Rng::new(4);
+        for &(m, n, k) in &[(1, 7, 13), (3, 20, 64), (4, 5, 100)] {
+            let a: Vec<f32> = (0..m * k).map(|_| rng.uniform(-1.0, 1.0)).collect();
+            let w: Vec<f32> = (0..n * k).map(|_| rng.uniform(-1.0, 1.0)).collect();
+            let mut c = vec![0.0f32; m * n];
+            gemm_nt_small(&a, m, k, &w, n, k, &mut c, n);
+            for i in 0..m {
+                for j in 0..n {
+                    let want: f64 = (0..k)
+                        .map(|kk| a[i * k + kk] as f64 * w[j * k + kk] as f64)
+                        .sum();
+                    assert!((c[i * n + j] as f64 - want).abs() < 1e-4);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn packed_gemm_matches_a_triple_loop_for_both_layouts() {
+        let mut rng = Rng::new(3);
+        for &(m, n, k) in &[(1, 16, 5), (7, 37, 19), (13, 48, 64), (64, 96, 33)] {
+            for transposed in [false, true] {
+                let lda = k + 3;
+                let ldc = n + 2;
+                let a: Vec<f32> = (0..m * lda).map(|_| rng.uniform(-1.0, 1.0)).collect();
+                let b: Vec<f32> = (0..n * k).map(|_| rng.uniform(-1.0, 1.0)).collect();
+                let c0: Vec<f32> = (0..m * ldc).map(|_| rng.uniform(-1.0, 1.0)).collect();
+                let packed = PackedB::new(&b, k, n, transposed);
+                for accumulate in [false, true] {
+                    let mut c = c0.clone();
+                    gemm(&a, m, lda, &packed, &mut c, ldc, accumulate);
+                    let mut c64 = c0.iter().map(|&v| v as f64).collect::<Vec<_>>();
+                    let a64: Vec<f64> = a.iter().map(|&v| v as f64).collect();
+                    let b64: Vec<f64> = b.iter().map(|&v| v as f64).collect();
+                    gemm_portable(
+                        &a64,
+                        m,
+                        lda,
+                        &PackedB::new(&b64, k, n, transposed),
+                        &mut c64,
+                        ldc,
+                        accumulate,
+                    );
+                    for i in 0..m {
+                        for j in 0..n {
+                            let want: f64 = (0..k)
+                                .map(|kk| {
+                                    let bv = if transposed {
+                                        b[j * k + kk]
+                                    } else {
+                                        b[kk * n + j]
+                                    };
+                                    a[i * lda + kk] as f64 * bv as f64
+                                })
+                                .sum::<f64>()
+                                + if accumulate {
+                                    c0[i * ldc + j] as f64
+                                } else {
+                                    0.0
+                                };
+                            let got = c[i * ldc + j] as f64;
+                            assert!(
+                                (got - want).abs() < 1e-4,
+                                "({m},{n},{k}) t={transposed} [{i},{j}] {got} vs {want}"
+                            );
+                            assert!((c64[i * ldc + j] - want).abs() < 1e-4);
+                        }
+                        // Padding columns of C are untouched.
+                        for j in n..ldc {
+                            assert_eq!(c[i * ldc + j], c0[i * ldc + j]);
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
