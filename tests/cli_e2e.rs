@@ -271,3 +271,47 @@ fn user_mistakes_exit_with_code_two_and_name_the_problem() {
         assert!(!stderr.contains("panicked"), "{stderr}");
     }
 }
+
+#[test]
+fn ctrl_c_saves_a_checkpoint_before_exiting() {
+    let dir = scratch("cli-sigint");
+    let config_path = write_corpus(&dir, 7, &CorpusSizes::tiny()).unwrap();
+    let config_arg = config_path.to_str().unwrap();
+    ok(&["train-tokenizer", "--config", config_arg]);
+    ok(&["tokenize", "--config", config_arg]);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_gensen"))
+        .args([
+            "train",
+            "--config",
+            config_arg,
+            "--device",
+            "cpu",
+            "--max-steps",
+            "1000000",
+        ])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Let it train a little, then interrupt it as a terminal's Ctrl-C would.
+    let config = Config::load(&config_path).unwrap();
+    let metrics = config.model.model_dir.join("metrics.jsonl");
+    let start = std::time::Instant::now();
+    while std::fs::metadata(&metrics).map_or(0, |m| m.len()) == 0 && start.elapsed().as_secs() < 60
+    {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let status = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(130), "{stderr}");
+    assert!(stderr.contains("checkpoint saved"), "{stderr}");
+    let saved =
+        gensen::train::checkpoint::list(&config.model.model_dir.join("checkpoints")).unwrap();
+    let (step, dir) = saved.last().expect("a checkpoint").clone();
+    assert!(step > 0);
+    gensen::train::checkpoint::read_meta(&dir).unwrap();
+}
