@@ -113,7 +113,8 @@ def main():
     one = rng.standard_normal((20, 1, E), dtype=np.float32)
     t = samples(run(one), 5, args.latency_runs)
     p50, p99 = quantile(t, 0.5) * 1e3, quantile(t, 0.99) * 1e3
-    emit(name, "one_sentence_20", best_ms=t[0] * 1e3, p50_ms=p50, p99_ms=p99)
+    emit(name, "one_sentence_20", best_ms=t[0] * 1e3, p50_ms=p50, p99_ms=p99,
+         max_ms=t[-1] * 1e3)
     say(f"one sentence, 20 tokens           p50 {p50:.2f} ms, p99 {p99:.2f} ms "
         f"(best {t[0] * 1e3:.2f} ms)")
 

@@ -230,7 +230,7 @@ impl<F: Float> DirForward<'_, F> {
         for s in 0..seq_len {
             let t = if self.reverse { seq_len - 1 - s } else { s };
             match &packed {
-                Some(p) => packed::gemm(&h, batch, hs, p, &mut gh, 3 * hs, false),
+                Some(p) => packed::gemm(&h, batch, hs, p, &mut gh, 3 * hs, false, self.threads),
                 None if small => {
                     // SAFETY: F is f32 (`small` implies it), so the slices reinterpret exactly.
                     let (h32, w32, gh32) = unsafe {
@@ -492,7 +492,9 @@ impl<F: Float> DirBackward<'_, F> {
             // dh_prev += dgh W_hh: (B, 3H) x (3H, H).
             let step_work = &self.work[t * batch * 3 * hs..(t + 1) * batch * 3 * hs];
             match &packed {
-                Some(p) => packed::gemm(step_work, batch, 3 * hs, p, &mut dh, hs, true),
+                Some(p) => {
+                    packed::gemm(step_work, batch, 3 * hs, p, &mut dh, hs, true, self.threads)
+                }
                 None => {
                     let g = Gemm::new(batch, hs, 3 * hs, false, false).accumulate();
                     gemm::run(&g, step_work, self.w.w_hh, &mut dh, self.threads)?;

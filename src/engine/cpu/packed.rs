@@ -49,8 +49,19 @@ impl PackedB {
     }
 }
 
+/// A pointer to C shared by threads that write disjoint column ranges of it.
+#[derive(Clone, Copy)]
+struct SharedC<F>(*mut F, usize);
+// SAFETY: each thread writes only the columns of its own panels (see `gemm`).
+unsafe impl<F> Send for SharedC<F> {}
+unsafe impl<F> Sync for SharedC<F> {}
+
+/// Below this many multiply-adds the product stays on one thread.
+const PARALLEL_MIN_MACS: usize = 1 << 22;
+
 /// `C (m, n) = A (m, k) op(B)`, or `C += …` when `accumulate`; A and C row-major with row
-/// strides `lda` and `ldc`.
+/// strides `lda` and `ldc`. Large products split their column panels over `threads`.
+#[allow(clippy::too_many_arguments)]
 pub fn gemm<F: Float>(
     a: &[F],
     m: usize,
@@ -59,9 +70,43 @@ pub fn gemm<F: Float>(
     c: &mut [F],
     ldc: usize,
     accumulate: bool,
+    threads: usize,
 ) {
     let k = b.k;
     assert!(m == 0 || (a.len() >= (m - 1) * lda + k && c.len() >= (m - 1) * ldc + b.n));
+    let panels = b.n.div_ceil(NR);
+    let parts = threads.min(panels).max(1);
+    if parts == 1 || m * b.n * k < PARALLEL_MIN_MACS {
+        return gemm_panels(a, m, lda, b, 0..panels, c, ldc, accumulate);
+    }
+    let shared = SharedC(c.as_mut_ptr(), c.len());
+    let per = panels.div_ceil(parts);
+    std::thread::scope(|scope| {
+        for t in 0..parts {
+            let range = t * per..((t + 1) * per).min(panels);
+            scope.spawn(move || {
+                let shared = shared;
+                // SAFETY: the threads' panel ranges are disjoint, so no element of C is
+                // written by two threads; the length is C's own.
+                let c = unsafe { std::slice::from_raw_parts_mut(shared.0, shared.1) };
+                gemm_panels(a, m, lda, b, range, c, ldc, accumulate);
+            });
+        }
+    });
+}
+
+/// The product restricted to the column panels in `panels`.
+#[allow(clippy::too_many_arguments)]
+fn gemm_panels<F: Float>(
+    a: &[F],
+    m: usize,
+    lda: usize,
+    b: &PackedB,
+    panels: std::ops::Range<usize>,
+    c: &mut [F],
+    ldc: usize,
+    accumulate: bool,
+) {
     // The vector kernel works on f32 only; f64 (gradient checks) takes the portable path.
     #[cfg(target_arch = "x86_64")]
     if std::any::TypeId::of::<F>() == std::any::TypeId::of::<f32>()
@@ -76,23 +121,25 @@ pub fn gemm<F: Float>(
             )
         };
         // SAFETY: AVX2 and FMA were detected at run time; bounds were asserted above.
-        unsafe { gemm_avx2(a32, m, lda, b, c32, ldc, accumulate) };
+        unsafe { gemm_avx2(a32, m, lda, b, panels, c32, ldc, accumulate) };
         return;
     }
-    gemm_portable(a, m, lda, b, c, ldc, accumulate);
+    gemm_portable(a, m, lda, b, panels, c, ldc, accumulate);
 }
 
+#[allow(clippy::too_many_arguments)]
 fn gemm_portable<F: Float>(
     a: &[F],
     m: usize,
     lda: usize,
     b: &PackedB,
+    panels: std::ops::Range<usize>,
     c: &mut [F],
     ldc: usize,
     accumulate: bool,
 ) {
     let k = b.k;
-    for p in 0..b.n.div_ceil(NR) {
+    for p in panels {
         let panel = &b.data[p * k * NR..(p + 1) * k * NR];
         let cols = NR.min(b.n - p * NR);
         for i in 0..m {
@@ -114,18 +161,20 @@ fn gemm_portable<F: Float>(
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
+#[allow(clippy::too_many_arguments)]
 unsafe fn gemm_avx2(
     a: &[f32],
     m: usize,
     lda: usize,
     b: &PackedB,
+    panels: std::ops::Range<usize>,
     c: &mut [f32],
     ldc: usize,
     accumulate: bool,
 ) {
     use std::arch::x86_64::*;
     let k = b.k;
-    for p in 0..b.n.div_ceil(NR) {
+    for p in panels {
         let panel = b.data.as_ptr().add(p * k * NR);
         let cols = NR.min(b.n - p * NR);
         let mut i0 = 0;
@@ -257,7 +306,14 @@ mod tests {
     #[test]
     fn packed_gemm_matches_a_triple_loop_for_both_layouts() {
         let mut rng = Rng::new(3);
-        for &(m, n, k) in &[(1, 16, 5), (7, 37, 19), (13, 48, 64), (64, 96, 33)] {
+        // The last shape is large enough to split its panels over two threads.
+        for &(m, n, k) in &[
+            (1, 16, 5),
+            (7, 37, 19),
+            (13, 48, 64),
+            (64, 96, 33),
+            (65, 80, 1024),
+        ] {
             for transposed in [false, true] {
                 let lda = k + 3;
                 let ldc = n + 2;
@@ -267,19 +323,13 @@ mod tests {
                 let packed = PackedB::new(&b, k, n, transposed);
                 for accumulate in [false, true] {
                     let mut c = c0.clone();
-                    gemm(&a, m, lda, &packed, &mut c, ldc, accumulate);
+                    gemm(&a, m, lda, &packed, &mut c, ldc, accumulate, 1 + m % 3);
                     let mut c64 = c0.iter().map(|&v| v as f64).collect::<Vec<_>>();
                     let a64: Vec<f64> = a.iter().map(|&v| v as f64).collect();
                     let b64: Vec<f64> = b.iter().map(|&v| v as f64).collect();
-                    gemm_portable(
-                        &a64,
-                        m,
-                        lda,
-                        &PackedB::new(&b64, k, n, transposed),
-                        &mut c64,
-                        ldc,
-                        accumulate,
-                    );
+                    let p64 = PackedB::new(&b64, k, n, transposed);
+                    let all = 0..n.div_ceil(NR);
+                    gemm_portable(&a64, m, lda, &p64, all, &mut c64, ldc, accumulate);
                     for i in 0..m {
                         for j in 0..n {
                             let want: f64 = (0..k)
