@@ -30,6 +30,12 @@ pub struct Param<B: Backend> {
     pub moments: Option<(B::Buf, B::Buf)>,
     /// Frozen parameters get no gradient and no update.
     pub trainable: bool,
+    /// Whether backward wrote a gradient since the last [`Params::zero_grads`]. Adam skips
+    /// untouched parameters (a decoder whose task sat out the step), as PyTorch skips
+    /// parameters whose gradient is `None`.
+    pub touched: bool,
+    /// Adam updates applied to this parameter (its own bias-correction count).
+    pub steps: u64,
 }
 
 impl<B: Backend> Param<B> {
@@ -107,6 +113,8 @@ impl<B: Backend> Params<B> {
             grad: None,
             moments: None,
             trainable: true,
+            touched: false,
+            steps: 0,
         });
         self.by_name.insert(name.to_string(), id);
         Ok(id)
@@ -168,9 +176,24 @@ impl<B: Backend> Params<B> {
         Ok(())
     }
 
+    /// Each parameter's Adam update count, by name (for checkpoints).
+    pub fn adam_steps(&self) -> BTreeMap<String, u64> {
+        self.params.iter().map(|p| (p.name.clone(), p.steps)).collect()
+    }
+
+    /// Restores Adam update counts saved by [`Params::adam_steps`].
+    pub fn set_adam_steps(&mut self, steps: &BTreeMap<String, u64>) {
+        for p in &mut self.params {
+            if let Some(&s) = steps.get(&p.name) {
+                p.steps = s;
+            }
+        }
+    }
+
     /// Sets every Adam moment to zero (a fresh optimiser).
     pub fn reset_moments(&mut self) -> Result<()> {
         for p in &mut self.params {
+            p.steps = 0;
             let n = p.numel();
             if let Some((m, v)) = p.moments.as_mut() {
                 self.backend.fill(m, n, 0.0)?;
@@ -180,9 +203,18 @@ impl<B: Backend> Params<B> {
         Ok(())
     }
 
+    /// Marks every parameter as having a gradient this step (for gradients written
+    /// outside the tape).
+    pub fn touch_all(&mut self) {
+        for p in &mut self.params {
+            p.touched = p.grad.is_some();
+        }
+    }
+
     /// Sets every gradient to zero.
     pub fn zero_grads(&mut self) -> Result<()> {
         for p in &mut self.params {
+            p.touched = false;
             let n = p.numel();
             if let Some(g) = p.grad.as_mut() {
                 self.backend.fill(g, n, 0.0)?;
@@ -200,6 +232,7 @@ impl<B: Backend> Params<B> {
     pub(crate) fn put_grad(&mut self, id: ParamId, grad: Option<B::Buf>) {
         if grad.is_some() {
             self.params[id.0].grad = grad;
+            self.params[id.0].touched = true;
         }
     }
 
@@ -214,13 +247,17 @@ impl<B: Backend> Params<B> {
         Ok(())
     }
 
-    /// One Adam update of every trainable parameter, clipping the global gradient norm to
-    /// `hp.max_norm` using the squared norm already in `norm_sq[0]`.
+    /// One Adam update of every parameter that received a gradient this step, clipping the
+    /// global gradient norm to `hp.max_norm` using the squared norm already in
+    /// `norm_sq[0]`. Each parameter counts its own updates for bias correction, as PyTorch
+    /// does; `hp.step` is ignored.
     pub fn adam_step(&mut self, hp: &AdamStep, norm_sq: &B::Buf) -> Result<()> {
-        for p in &mut self.params {
+        for p in self.params.iter_mut().filter(|p| p.touched) {
             let n = p.numel();
             if let (Some(g), Some((m, v))) = (p.grad.as_ref(), p.moments.as_mut()) {
-                self.backend.adam(&mut p.value, g, m, v, n, hp, norm_sq)?;
+                p.steps += 1;
+                let hp = AdamStep { step: p.steps, ..*hp };
+                self.backend.adam(&mut p.value, g, m, v, n, &hp, norm_sq)?;
             }
         }
         Ok(())

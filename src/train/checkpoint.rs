@@ -127,6 +127,9 @@ pub struct CheckpointMeta {
     /// How text was normalized before tokenization; `None` when it was not.
     pub normalize: Option<crate::text::NormalizeOptions>,
     pub state: TrainerState,
+    /// Adam updates applied to each parameter.
+    #[serde(default)]
+    pub adam_steps: BTreeMap<String, u64>,
     pub files: BTreeMap<String, FileCheck>,
 }
 
@@ -195,6 +198,7 @@ pub fn save<B: Backend>(
         max_length: info.max_length,
         normalize: info.normalize.clone(),
         state: state.clone(),
+        adam_steps: params.adam_steps(),
         files,
     };
     let json = serde_json::to_vec_pretty(&meta).map_err(|e| Error::Invalid(e.to_string()))?;

@@ -350,6 +350,7 @@ impl<B: Backend> Trainer<B> {
                 params.load_moments(&p, m, v)?;
             }
         }
+        params.set_adam_steps(&ckpt.meta.adam_steps);
         if ckpt.meta.state.batches.len() != self.tasks.len() {
             return Err(Error::Checkpoint {
                 path: dir.to_path_buf(),

@@ -253,29 +253,61 @@ unsafe fn gemm_nt_small_avx2(
     c: &mut [f32],
     ldc: usize,
 ) {
+    // Several weight rows at once give independent FMA chains, so the loop is bound by
+    // memory rather than by FMA latency.
+    match m {
+        1 => rows_block::<1, 4>(a, lda, w, n, k, c, ldc),
+        2 => rows_block::<2, 4>(a, lda, w, n, k, c, ldc),
+        3 => rows_block::<3, 2>(a, lda, w, n, k, c, ldc),
+        _ => rows_block::<4, 2>(a, lda, w, n, k, c, ldc),
+    }
+}
+
+/// C (M, n) = A (M, k) W^T, J weight rows per iteration, M * J accumulators.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+#[allow(clippy::too_many_arguments)]
+unsafe fn rows_block<const M: usize, const J: usize>(
+    a: &[f32],
+    lda: usize,
+    w: &[f32],
+    n: usize,
+    k: usize,
+    c: &mut [f32],
+    ldc: usize,
+) {
     use std::arch::x86_64::*;
     let full = k / 8 * 8;
-    for j in 0..n {
-        let row = w.as_ptr().add(j * k);
-        let mut acc = [_mm256_setzero_ps(); SMALL_M];
+    let mut j0 = 0;
+    while j0 < n {
+        let rows = J.min(n - j0);
+        let mut acc = [[_mm256_setzero_ps(); J]; M];
         let mut kk = 0;
         while kk < full {
-            let wv = _mm256_loadu_ps(row.add(kk));
-            for (i, acc_i) in acc.iter_mut().enumerate().take(m) {
+            let mut wv = [_mm256_setzero_ps(); J];
+            for (jj, v) in wv.iter_mut().enumerate().take(rows) {
+                *v = _mm256_loadu_ps(w.as_ptr().add((j0 + jj) * k + kk));
+            }
+            for (i, acc_i) in acc.iter_mut().enumerate() {
                 let av = _mm256_loadu_ps(a.as_ptr().add(i * lda + kk));
-                *acc_i = _mm256_fmadd_ps(av, wv, *acc_i);
+                for jj in 0..J {
+                    acc_i[jj] = _mm256_fmadd_ps(av, wv[jj], acc_i[jj]);
+                }
             }
             kk += 8;
         }
-        for (i, acc_i) in acc.iter().enumerate().take(m) {
-            let mut lanes = [0.0f32; 8];
-            _mm256_storeu_ps(lanes.as_mut_ptr(), *acc_i);
-            let mut sum: f32 = lanes.iter().sum();
-            for t in full..k {
-                sum += *a.get_unchecked(i * lda + t) * *row.add(t);
+        for (i, acc_i) in acc.iter().enumerate() {
+            for (jj, acc_ij) in acc_i.iter().enumerate().take(rows) {
+                let mut lanes = [0.0f32; 8];
+                _mm256_storeu_ps(lanes.as_mut_ptr(), *acc_ij);
+                let mut sum: f32 = lanes.iter().sum();
+                for t in full..k {
+                    sum += a[i * lda + t] * w[(j0 + jj) * k + t];
+                }
+                c[i * ldc + j0 + jj] = sum;
             }
-            c[i * ldc + j] = sum;
         }
+        j0 += rows;
     }
 }
 
