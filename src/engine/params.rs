@@ -178,7 +178,10 @@ impl<B: Backend> Params<B> {
 
     /// Each parameter's Adam update count, by name (for checkpoints).
     pub fn adam_steps(&self) -> BTreeMap<String, u64> {
-        self.params.iter().map(|p| (p.name.clone(), p.steps)).collect()
+        self.params
+            .iter()
+            .map(|p| (p.name.clone(), p.steps))
+            .collect()
     }
 
     /// Restores Adam update counts saved by [`Params::adam_steps`].
@@ -256,7 +259,10 @@ impl<B: Backend> Params<B> {
             let n = p.numel();
             if let (Some(g), Some((m, v))) = (p.grad.as_ref(), p.moments.as_mut()) {
                 p.steps += 1;
-                let hp = AdamStep { step: p.steps, ..*hp };
+                let hp = AdamStep {
+                    step: p.steps,
+                    ..*hp
+                };
                 self.backend.adam(&mut p.value, g, m, v, n, &hp, norm_sq)?;
             }
         }

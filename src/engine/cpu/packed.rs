@@ -256,7 +256,7 @@ unsafe fn gemm_nt_small_avx2(
     // Several weight rows at once give independent FMA chains, so the loop is bound by
     // memory rather than by FMA latency.
     match m {
-        1 => rows_block::<1, 4>(a, lda, w, n, k, c, ldc),
+        1 => rows_block::<1, 8>(a, lda, w, n, k, c, ldc),
         2 => rows_block::<2, 4>(a, lda, w, n, k, c, ldc),
         3 => rows_block::<3, 2>(a, lda, w, n, k, c, ldc),
         _ => rows_block::<4, 2>(a, lda, w, n, k, c, ldc),
@@ -278,36 +278,43 @@ unsafe fn rows_block<const M: usize, const J: usize>(
 ) {
     use std::arch::x86_64::*;
     let full = k / 8 * 8;
-    let mut j0 = 0;
-    while j0 < n {
-        let rows = J.min(n - j0);
+    let blocks = n / J * J;
+    let wp = w.as_ptr();
+    let ap = a.as_ptr();
+    for j0 in (0..blocks).step_by(J) {
         let mut acc = [[_mm256_setzero_ps(); J]; M];
-        let mut kk = 0;
-        while kk < full {
+        for kk in (0..full).step_by(8) {
             let mut wv = [_mm256_setzero_ps(); J];
-            for (jj, v) in wv.iter_mut().enumerate().take(rows) {
-                *v = _mm256_loadu_ps(w.as_ptr().add((j0 + jj) * k + kk));
+            for jj in 0..J {
+                wv[jj] = _mm256_loadu_ps(wp.add((j0 + jj) * k + kk));
             }
-            for (i, acc_i) in acc.iter_mut().enumerate() {
-                let av = _mm256_loadu_ps(a.as_ptr().add(i * lda + kk));
+            for i in 0..M {
+                let av = _mm256_loadu_ps(ap.add(i * lda + kk));
                 for jj in 0..J {
-                    acc_i[jj] = _mm256_fmadd_ps(av, wv[jj], acc_i[jj]);
+                    acc[i][jj] = _mm256_fmadd_ps(av, wv[jj], acc[i][jj]);
                 }
             }
-            kk += 8;
         }
-        for (i, acc_i) in acc.iter().enumerate() {
-            for (jj, acc_ij) in acc_i.iter().enumerate().take(rows) {
-                let mut lanes = [0.0f32; 8];
-                _mm256_storeu_ps(lanes.as_mut_ptr(), *acc_ij);
-                let mut sum: f32 = lanes.iter().sum();
+        for i in 0..M {
+            for jj in 0..J {
+                // Horizontal sum of the 8 lanes.
+                let v = acc[i][jj];
+                let s4 = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+                let s2 = _mm_add_ps(s4, _mm_movehl_ps(s4, s4));
+                let s1 = _mm_add_ss(s2, _mm_shuffle_ps(s2, s2, 1));
+                let mut sum = _mm_cvtss_f32(s1);
                 for t in full..k {
                     sum += a[i * lda + t] * w[(j0 + jj) * k + t];
                 }
                 c[i * ldc + j0 + jj] = sum;
             }
         }
-        j0 += rows;
+    }
+    // Leftover weight rows.
+    for j in blocks..n {
+        for i in 0..M {
+            c[i * ldc + j] = (0..k).map(|t| a[i * lda + t] * w[j * k + t]).sum();
+        }
     }
 }
 
