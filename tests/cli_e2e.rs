@@ -279,7 +279,7 @@ fn ctrl_c_saves_a_checkpoint_before_exiting() {
     let config_arg = config_path.to_str().unwrap();
     ok(&["train-tokenizer", "--config", config_arg]);
     ok(&["tokenize", "--config", config_arg]);
-    let mut child = Command::new(env!("CARGO_BIN_EXE_gensen"))
+    let child = Command::new(env!("CARGO_BIN_EXE_gensen"))
         .args([
             "train",
             "--config",

@@ -215,6 +215,7 @@ pub const SMALL_M: usize = 4;
 /// `C (m, n) = A (m, k) W^T` for W stored row-major (n, k) and m <= [`SMALL_M`], without
 /// packing: each output is a dot product of a contiguous weight row with the state rows, so
 /// the weights stream once from memory. This is the latency path of single sentences.
+#[allow(clippy::too_many_arguments)]
 pub fn gemm_nt_small(
     a: &[f32],
     m: usize,
@@ -263,10 +264,11 @@ unsafe fn gemm_nt_small_avx2(
     }
 }
 
-/// C (M, n) = A (M, k) W^T, J weight rows per iteration, M * J accumulators.
+/// C (M, n) = A (M, k) W^T, J weight rows per iteration, M * J accumulators. Index loops
+/// over the const bounds unroll into straight register code.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
-#[allow(clippy::too_many_arguments)]
+#[allow(clippy::too_many_arguments, clippy::needless_range_loop)]
 unsafe fn rows_block<const M: usize, const J: usize>(
     a: &[f32],
     lda: usize,
