@@ -42,6 +42,7 @@ fn cosine(a: &[f32], b: &[f32]) -> f32 {
 
 /// Runs `gensen demo`.
 pub fn run(args: Args) -> anyhow::Result<()> {
+    anyhow::ensure!(args.steps > 0, "--steps must be at least 1");
     let started = Instant::now();
     let sizes = if args.tiny {
         CorpusSizes::tiny()
