@@ -101,6 +101,7 @@ impl WithBackend for TrainJob {
     fn run<B: Backend>(self, backend: B) -> gensen::Result<Summary> {
         eprintln!("device: {}", backend.name());
         let model_dir = self.config.model.model_dir.clone();
+        let max_steps = self.options.max_steps.or(self.config.training.max_steps);
         let mut trainer = Trainer::new(backend, self.config)?;
         eprintln!(
             "model: {} parameters in {} tensors",
@@ -108,15 +109,20 @@ impl WithBackend for TrainJob {
             trainer.model().params.len()
         );
         let mut log = MetricsLog::open(&model_dir)?;
-        let max_steps = self.options.max_steps;
+        // A bar with an ETA when the run has a step budget, a spinner with the step count
+        // when it trains until interrupted; plain log lines when stderr is not a terminal.
         let bar = (std::io::stderr().is_terminal()).then(|| {
-            let bar = ProgressBar::new(max_steps.unwrap_or(0));
-            bar.set_style(
-                ProgressStyle::with_template(
+            let (bar, template) = match max_steps {
+                Some(total) => (
+                    ProgressBar::new(total),
                     "{bar:40} {pos}/{len} steps {elapsed_precise} eta {eta}",
-                )
-                .expect("valid template"),
-            );
+                ),
+                None => (
+                    ProgressBar::new_spinner(),
+                    "{spinner} step {pos} {elapsed_precise}",
+                ),
+            };
+            bar.set_style(ProgressStyle::with_template(template).expect("valid template"));
             bar
         });
         let mut log_error = None;
