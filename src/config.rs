@@ -150,16 +150,9 @@ pub struct Vocab {
     pub character_coverage: f32,
 }
 
-/// The SentencePiece model type (`vocab.model_type`).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum VocabModel {
-    /// Byte-pair encoding, as GenSen-Ar.
-    #[default]
-    Bpe,
-    /// Unigram language model.
-    Unigram,
-}
+/// The SentencePiece model type (`vocab.model_type`): `bpe` (default, as GenSen-Ar) or
+/// `unigram`; the trainer's own enum, so no conversion is needed.
+pub use crate::text::spm::ModelType as VocabModel;
 
 /// The `model` section.
 #[derive(Clone, Debug, Deserialize)]
@@ -208,18 +201,9 @@ pub struct Model {
     pub data_dir: Option<PathBuf>,
 }
 
-/// How encoder states become one sentence vector (`model.pooling_strategy`).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Pooling {
-    /// Final states: backward then forward direction of the top layer.
-    #[default]
-    Last,
-    /// Maximum over time of the per-position outputs.
-    Max,
-    /// Mean over the real positions.
-    Mean,
-}
+/// How encoder states become one sentence vector (`model.pooling_strategy`): `last`
+/// (default), `max` or `mean`; the engine's own enum.
+pub use crate::engine::Pool as Pooling;
 
 /// What a task trains.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, serde::Serialize)]

@@ -5,7 +5,7 @@ use crate::config::Config;
 use crate::data::tokenize::{tokenize_config, SplitReport, TokenizeOptions};
 use crate::data::vocab::{train_tokenizer as train_with, VocabReport, VocabSpec};
 use crate::error::Result;
-use crate::text::spm::{self, ModelType, TrainOptions};
+use crate::text::spm::{self, TrainOptions};
 use crate::text::tokenizer::Tokenizer;
 
 /// The native SentencePiece trainer, with the config's vocabulary settings.
@@ -15,10 +15,7 @@ pub fn native_trainer(
 ) -> Result<Vec<u8>> {
     let opts = TrainOptions {
         vocab_size: spec.vocab_size,
-        model_type: match spec.model_type {
-            crate::config::VocabModel::Bpe => ModelType::Bpe,
-            crate::config::VocabModel::Unigram => ModelType::Unigram,
-        },
+        model_type: spec.model_type,
         user_defined_symbols: spec.user_defined_symbols.clone(),
         character_coverage: spec.character_coverage,
         threads: spec.threads,

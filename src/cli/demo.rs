@@ -6,7 +6,7 @@ use std::time::Instant;
 use anyhow::Context;
 use gensen::config::Config;
 use gensen::demo::{example_sentences, write_corpus, CorpusSizes};
-use gensen::encode::{EncodeOptions, GenSen};
+use gensen::encode::{EncodeOptions, GenSen, Representation};
 use gensen::engine::cpu::Cpu;
 use gensen::engine::device::DeviceChoice;
 use gensen::engine::Pool;
@@ -38,6 +38,47 @@ fn cosine(a: &[f32], b: &[f32]) -> f32 {
     let na: f32 = a.iter().map(|x| x * x).sum::<f32>().sqrt();
     let nb: f32 = b.iter().map(|x| x * x).sum::<f32>().sqrt();
     dot / (na * nb).max(1e-12)
+}
+
+/// Cosine similarities of sentence i in one language with sentence j in the other, where
+/// sentence i's translation is sentence i.
+struct Similarities {
+    sims: Vec<Vec<f32>>,
+    /// Mean similarity of translation pairs, and of all other pairs.
+    translations: f64,
+    unrelated: f64,
+    /// Sentences whose translation is their most similar counterpart.
+    ranked_first: usize,
+}
+
+impl Similarities {
+    fn between(a: &Representation, b: &Representation) -> Self {
+        let n = a.batch;
+        let sims: Vec<Vec<f32>> = (0..n)
+            .map(|i| {
+                (0..n)
+                    .map(|j| cosine(a.sentence_vector(i), b.sentence_vector(j)))
+                    .collect()
+            })
+            .collect();
+        let (mut diag, mut off, mut ranked_first) = (0.0, 0.0, 0);
+        for (i, row) in sims.iter().enumerate() {
+            diag += row[i] as f64;
+            off += (row.iter().sum::<f32>() - row[i]) as f64;
+            let best = row
+                .iter()
+                .enumerate()
+                .max_by(|x, y| x.1.total_cmp(y.1))
+                .map(|(j, _)| j);
+            ranked_first += usize::from(best == Some(i));
+        }
+        Similarities {
+            sims,
+            translations: diag / n as f64,
+            unrelated: off / (n * (n - 1)).max(1) as f64,
+            ranked_first,
+        }
+    }
 }
 
 /// Runs `gensen demo`.
@@ -122,36 +163,26 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         print!(" ar{j:<3}");
     }
     println!();
-    let (mut diag, mut off, mut ranked_first) = (0.0, 0.0, 0);
-    let n = english.len();
-    for i in 0..n {
+    let table = Similarities::between(&en, &ar);
+    for (i, row) in table.sims.iter().enumerate() {
         let label: String = english[i].chars().take(28).collect();
         print!("en{i} {label:28}");
-        let sims: Vec<f32> = (0..n)
-            .map(|j| cosine(en.sentence_vector(i), ar.sentence_vector(j)))
-            .collect();
-        for (j, s) in sims.iter().enumerate() {
+        for (j, s) in row.iter().enumerate() {
             let mark = if i == j { '*' } else { ' ' };
             print!(" {s:4.2}{mark}");
         }
         println!();
-        diag += sims[i] as f64;
-        off += (sims.iter().sum::<f32>() - sims[i]) as f64;
-        let best = sims
-            .iter()
-            .enumerate()
-            .max_by(|a, b| a.1.total_cmp(b.1))
-            .map(|(j, _)| j);
-        ranked_first += usize::from(best == Some(i));
     }
     for (j, s) in arabic.iter().enumerate() {
         println!("ar{j} {s}");
     }
     println!(
         "\ntranslations (*): mean similarity {:.3}; unrelated pairs: {:.3}; \
-         the translation is the closest Arabic sentence for {ranked_first} of {n}",
-        diag / n as f64,
-        off / (n * (n - 1)) as f64
+         the translation is the closest Arabic sentence for {} of {}",
+        table.translations,
+        table.unrelated,
+        table.ranked_first,
+        table.sims.len()
     );
 
     // The same comparison for each pooling of the same encoder.
@@ -162,25 +193,14 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         };
         let en = gensen.get_representation(&english, &opts)?;
         let ar = gensen.get_representation(&arabic, &opts)?;
-        let (mut diag, mut off, mut first) = (0.0, 0.0, 0);
-        for i in 0..n {
-            let sims: Vec<f32> = (0..n)
-                .map(|j| cosine(en.sentence_vector(i), ar.sentence_vector(j)))
-                .collect();
-            diag += sims[i] as f64;
-            off += (sims.iter().sum::<f32>() - sims[i]) as f64;
-            let best = sims
-                .iter()
-                .enumerate()
-                .max_by(|a, b| a.1.total_cmp(b.1))
-                .map(|(j, _)| j);
-            first += usize::from(best == Some(i));
-        }
+        let t = Similarities::between(&en, &ar);
         println!(
-            "pool {:4}: translations {:.3}, unrelated {:.3}, closest for {first} of {n}",
+            "pool {:4}: translations {:.3}, unrelated {:.3}, closest for {} of {}",
             format!("{pool:?}").to_lowercase(),
-            diag / n as f64,
-            off / (n * (n - 1)) as f64
+            t.translations,
+            t.unrelated,
+            t.ranked_first,
+            t.sims.len()
         );
     }
     eprintln!("done in {:.0} s", started.elapsed().as_secs_f64());

@@ -1,9 +1,10 @@
 //! `gensen encode`: sentence vectors for a file of sentences (one per line).
 
-use std::io::{BufRead, BufWriter, Write};
+use std::io::BufRead;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
+use gensen::data::AtomicFile;
 use gensen::encode::npy::NpyWriter;
 use gensen::encode::{concat, EncodeOptions, GenSen, Representation};
 use gensen::engine::device::DeviceChoice;
@@ -89,57 +90,43 @@ fn read_lines(input: Option<&Path>) -> anyhow::Result<Vec<String>> {
     Ok(lines)
 }
 
-/// Writes rows of sentence vectors in the chosen text or binary format.
-struct Sink {
-    format: Format,
-    npy: Option<NpyWriter>,
-    text: Option<(BufWriter<std::fs::File>, PathBuf, PathBuf)>,
+/// Writes rows of sentence vectors in the chosen text or binary format, atomically.
+enum Sink {
+    Npy(NpyWriter),
+    Text(Format, AtomicFile),
 }
 
 impl Sink {
     fn create(path: &Path, rows: usize, dim: usize) -> anyhow::Result<Sink> {
-        let format = format_of(path)?;
-        let (npy, text) = match format {
-            Format::Npy => (Some(NpyWriter::create(path, &[rows, dim])?), None),
-            _ => {
-                let tmp = path.with_extension("tmp");
-                let file = std::fs::File::create(&tmp).map_err(|e| gensen::Error::io(&tmp, e))?;
-                (None, Some((BufWriter::new(file), tmp, path.to_path_buf())))
-            }
-        };
-        Ok(Sink { format, npy, text })
+        Ok(match format_of(path)? {
+            Format::Npy => Sink::Npy(NpyWriter::create(path, &[rows, dim])?),
+            text => Sink::Text(text, AtomicFile::create(path)?),
+        })
     }
 
     fn write(&mut self, sentences: &[String], rep: &Representation) -> anyhow::Result<()> {
-        if let Some(npy) = self.npy.as_mut() {
-            npy.write(&rep.sentence)?;
-            return Ok(());
-        }
-        let (out, tmp, _) = self.text.as_mut().expect("text sink");
+        let (format, out) = match self {
+            Sink::Npy(npy) => return Ok(npy.write(&rep.sentence)?),
+            Sink::Text(format, out) => (format, out),
+        };
         for (i, s) in sentences.iter().enumerate() {
             let v = rep.sentence_vector(i);
-            let line = match self.format {
+            let line = match format {
                 Format::Jsonl => serde_json::json!({"sentence": s, "vector": v}).to_string(),
                 _ => {
                     let nums: Vec<String> = v.iter().map(|x| x.to_string()).collect();
                     format!("{}\t{}", s.replace('\t', " "), nums.join("\t"))
                 }
             };
-            writeln!(out, "{line}").map_err(|e| gensen::Error::io(&*tmp, e))?;
+            out.write(format!("{line}\n").as_bytes())?;
         }
         Ok(())
     }
 
     fn finish(self) -> anyhow::Result<()> {
-        if let Some(npy) = self.npy {
-            npy.finish()?;
-        }
-        if let Some((out, tmp, path)) = self.text {
-            let file = out
-                .into_inner()
-                .map_err(|e| gensen::Error::io(&tmp, e.into_error()))?;
-            file.sync_all().map_err(|e| gensen::Error::io(&tmp, e))?;
-            std::fs::rename(&tmp, &path).map_err(|e| gensen::Error::io(&path, e))?;
+        match self {
+            Sink::Npy(npy) => npy.finish()?,
+            Sink::Text(_, out) => out.finish()?,
         }
         Ok(())
     }

@@ -2,16 +2,14 @@
 //! by `numpy.load`. The shape is fixed up front; rows are appended as they are computed,
 //! into a temporary file renamed on [`NpyWriter::finish`].
 
-use std::io::{BufWriter, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
+use crate::data::AtomicFile;
 use crate::error::{Error, Result};
 
 /// Writes one float32 array of a known shape, row block by row block.
 pub struct NpyWriter {
-    out: BufWriter<std::fs::File>,
-    tmp: PathBuf,
-    path: PathBuf,
+    file: AtomicFile,
     remaining: usize,
 }
 
@@ -37,17 +35,10 @@ pub fn header(shape: &[usize]) -> Vec<u8> {
 impl NpyWriter {
     /// Starts `path` holding an array of `shape`.
     pub fn create(path: &Path, shape: &[usize]) -> Result<Self> {
-        let mut name = path.file_name().unwrap_or_default().to_os_string();
-        name.push(".tmp");
-        let tmp = path.with_file_name(name);
-        let file = std::fs::File::create(&tmp).map_err(|e| Error::io(&tmp, e))?;
-        let mut out = BufWriter::new(file);
-        out.write_all(&header(shape))
-            .map_err(|e| Error::io(&tmp, e))?;
+        let mut file = AtomicFile::create(path)?;
+        file.write(&header(shape))?;
         Ok(NpyWriter {
-            out,
-            tmp,
-            path: path.to_path_buf(),
+            file,
             remaining: shape.iter().product(),
         })
     }
@@ -57,13 +48,11 @@ impl NpyWriter {
         if values.len() > self.remaining {
             return Err(Error::Invalid(format!(
                 "{}: more values than its shape holds",
-                self.path.display()
+                self.file.path().display()
             )));
         }
         self.remaining -= values.len();
-        self.out
-            .write_all(bytemuck::cast_slice(values))
-            .map_err(|e| Error::io(&self.tmp, e))
+        self.file.write(bytemuck::cast_slice(values))
     }
 
     /// Checks that the array is complete and moves it into place.
@@ -71,16 +60,11 @@ impl NpyWriter {
         if self.remaining != 0 {
             return Err(Error::Invalid(format!(
                 "{}: {} values missing",
-                self.path.display(),
+                self.file.path().display(),
                 self.remaining
             )));
         }
-        let file = self
-            .out
-            .into_inner()
-            .map_err(|e| Error::io(&self.tmp, e.into_error()))?;
-        file.sync_all().map_err(|e| Error::io(&self.tmp, e))?;
-        std::fs::rename(&self.tmp, &self.path).map_err(|e| Error::io(&self.path, e))
+        self.file.finish()
     }
 }
 

@@ -15,10 +15,13 @@
 use crate::error::Result;
 
 /// Which pooling turns per-token states into one sentence vector.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Pool {
     /// Backward direction's final state, then the forward direction's final state.
+    #[default]
     Last,
     /// Maximum over the sequence's real positions.
     Max,

@@ -130,6 +130,25 @@ pub struct Tape<B: Backend> {
 /// differ slightly still reuse them.
 const EXACT_BELOW: usize = 4096;
 
+/// The size to allocate for a request of `len` elements: exact for small buffers, the next
+/// power of two above [`EXACT_BELOW`], so that nearby shapes share pooled buffers.
+fn pooled_size(len: usize) -> usize {
+    let size = if len < EXACT_BELOW {
+        len
+    } else {
+        len.next_power_of_two()
+    };
+    size.max(1)
+}
+
+/// Removes and returns the smallest buffer of `free` holding at least `len` elements.
+fn take_best_fit<T>(free: &mut Vec<T>, len: usize, size: impl Fn(&T) -> usize) -> Option<T> {
+    let best = (0..free.len())
+        .filter(|&i| size(&free[i]) >= len)
+        .min_by_key(|&i| size(&free[i]))?;
+    Some(free.swap_remove(best))
+}
+
 impl<B: Backend> Tape<B> {
     /// An empty tape on `backend` that records for backward.
     pub fn new(backend: B) -> Self {
@@ -187,17 +206,10 @@ impl<B: Backend> Tape<B> {
     // ---- buffers ------------------------------------------------------------------------
 
     fn alloc(&mut self, len: usize) -> Result<B::Buf> {
-        let want = if len < EXACT_BELOW {
-            len
-        } else {
-            len.next_power_of_two()
-        };
-        let best = (0..self.free.len())
-            .filter(|&i| self.backend.buf_len(&self.free[i]) >= len)
-            .min_by_key(|&i| self.backend.buf_len(&self.free[i]));
-        match best {
-            Some(i) => Ok(self.free.swap_remove(i)),
-            None => self.backend.zeros(want.max(1)),
+        let backend = &self.backend;
+        match take_best_fit(&mut self.free, len, |b| backend.buf_len(b)) {
+            Some(buf) => Ok(buf),
+            None => self.backend.zeros(pooled_size(len)),
         }
     }
 
@@ -208,19 +220,10 @@ impl<B: Backend> Tape<B> {
     }
 
     fn alloc_ids(&mut self, len: usize) -> Result<B::Ids> {
-        let best = (0..self.free_ids.len())
-            .filter(|&i| self.backend.ids_len(&self.free_ids[i]) >= len)
-            .min_by_key(|&i| self.backend.ids_len(&self.free_ids[i]));
-        match best {
-            Some(i) => Ok(self.free_ids.swap_remove(i)),
-            None => {
-                let want = if len < EXACT_BELOW {
-                    len
-                } else {
-                    len.next_power_of_two()
-                };
-                self.backend.ids_from_host(&vec![0; want.max(1)])
-            }
+        let backend = &self.backend;
+        match take_best_fit(&mut self.free_ids, len, |b| backend.ids_len(b)) {
+            Some(buf) => Ok(buf),
+            None => self.backend.ids_from_host(&vec![0; pooled_size(len)]),
         }
     }
 

@@ -14,13 +14,13 @@ use std::time::Instant;
 
 use serde::Serialize;
 
-use crate::config::{Config, LrDecay, Pooling, TaskType};
+use crate::config::{Config, LrDecay, TaskType};
 use crate::data::batch::{sequential, Batch, BatchIter};
 use crate::data::reader::Split;
 use crate::data::shard::TaskData;
 use crate::engine::backend::AdamStep;
 use crate::engine::rng::{mix64, Rng};
-use crate::engine::{Backend, Pool, Tape};
+use crate::engine::{Backend, Tape};
 use crate::error::{Error, Result};
 use crate::model::{EncoderConfig, ModelSpec, MultiTask, SeqInput, TaskBatch, TaskKind, TaskSpec};
 use crate::text::tokenizer::Tokenizer;
@@ -157,18 +157,9 @@ pub fn model_spec(config: &Config, vocab: usize) -> Result<ModelSpec> {
         },
         dim_word_trg: m.dim_word_trg,
         dropout: m.dropout,
-        pool: pool_of(m.pooling_strategy),
+        pool: m.pooling_strategy,
         tasks,
     })
-}
-
-/// The engine's pooling for the config's `pooling_strategy`.
-pub fn pool_of(p: Pooling) -> Pool {
-    match p {
-        Pooling::Last => Pool::Last,
-        Pooling::Max => Pool::Max,
-        Pooling::Mean => Pool::Mean,
-    }
 }
 
 /// The encoder's language: the tasks' common source language, or `bi`.
@@ -607,7 +598,10 @@ impl<B: Backend> Trainer<B> {
                     macro_f1: None,
                 });
             } else if !gold.is_empty() {
-                let (acc, f1) = accuracy_macro_f1(&gold, &pred);
+                let gold: Vec<usize> = gold.iter().map(|&g| g as usize).collect();
+                let pred: Vec<usize> = pred.iter().map(|&p| p as usize).collect();
+                let acc = crate::eval::metrics::accuracy(&gold, &pred)?;
+                let f1 = crate::eval::metrics::macro_f1(&gold, &pred)?;
                 scores.push(1.0 - acc);
                 on_event(Event::Validation {
                     step,
@@ -652,50 +646,6 @@ impl<B: Backend> Trainer<B> {
         checkpoint::prune(&root, 1, Some(&path))?;
         Ok(path)
     }
-}
-
-/// Accuracy and macro-averaged F1 over the classes present in `gold` or `pred`.
-pub fn accuracy_macro_f1(gold: &[u32], pred: &[u32]) -> (f64, f64) {
-    let n = gold.len().max(1) as f64;
-    let acc = gold.iter().zip(pred).filter(|(g, p)| g == p).count() as f64 / n;
-    let classes = gold
-        .iter()
-        .chain(pred)
-        .copied()
-        .max()
-        .map_or(0, |m| m as usize + 1);
-    let mut f1_sum = 0.0;
-    let mut present = 0;
-    for c in 0..classes as u32 {
-        let tp = gold
-            .iter()
-            .zip(pred)
-            .filter(|&(&g, &p)| g == c && p == c)
-            .count() as f64;
-        let fp = gold
-            .iter()
-            .zip(pred)
-            .filter(|&(&g, &p)| g != c && p == c)
-            .count() as f64;
-        let fneg = gold
-            .iter()
-            .zip(pred)
-            .filter(|&(&g, &p)| g == c && p != c)
-            .count() as f64;
-        if tp + fp + fneg == 0.0 {
-            continue;
-        }
-        present += 1;
-        f1_sum += 2.0 * tp / (2.0 * tp + fp + fneg);
-    }
-    (
-        acc,
-        if present > 0 {
-            f1_sum / present as f64
-        } else {
-            0.0
-        },
-    )
 }
 
 /// Appends events as JSON lines to `<model_dir>/metrics.jsonl`.
