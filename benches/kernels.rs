@@ -287,6 +287,7 @@ fn run_all(gpu: &Cuda, filter: Option<&str>) -> Result<()> {
             .map(|i| GruWeights {
                 w_hh: &w[i],
                 b_hh: &bias[i],
+                w_hh_half: None,
             })
             .collect();
         let xproj = random(gpu, 40, d * t * b * 3 * h, -1.0, 1.0)?;

@@ -7,7 +7,7 @@ use std::process::{Command, Output};
 
 use gensen::config::Config;
 use gensen::demo::{write_corpus, CorpusSizes};
-use gensen::encode::{EncodeOptions, GenSen};
+use gensen::encode::{EncodeOptions, GenSen, WeightPrecision};
 use gensen::engine::device::DeviceChoice;
 
 fn gensen(args: &[&str]) -> Output {
@@ -200,6 +200,53 @@ fn the_pipeline_through_the_command_line() {
     let (tshape, tvalues) = read_npy(&twice);
     assert_eq!(tshape, vec![sentences.len(), 2 * rep.dim]);
     assert_eq!(&tvalues[rep.dim..2 * rep.dim], rep.sentence_vector(0));
+
+    // f16 weights on batches of one: the same vectors up to the weights' rounding, and
+    // through the API with the same setting, identical.
+    let half = dir.join("half.npy");
+    ok(&[
+        "encode",
+        "--model",
+        enc,
+        "--input",
+        input.to_str().unwrap(),
+        "--output",
+        half.to_str().unwrap(),
+        "--batch-size",
+        "1",
+        "--weights",
+        "f16",
+        "--device",
+        "cpu",
+    ]);
+    let (hshape, hvalues) = read_npy(&half);
+    assert_eq!(hshape, shape);
+    let worst = hvalues
+        .iter()
+        .zip(&values)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0.0f32, f32::max);
+    assert!(worst > 0.0 && worst < 5e-3, "f16 against f32: {worst}");
+    api.set_weight_precision(WeightPrecision::F16).unwrap();
+    let one_by_one = EncodeOptions {
+        batch_size: 1,
+        ..EncodeOptions::default()
+    };
+    let rep16 = api.get_representation(&sentences, &one_by_one).unwrap();
+    assert_eq!(hvalues, rep16.sentence);
+    let out = gensen(&[
+        "encode",
+        "--model",
+        enc,
+        "--input",
+        input.to_str().unwrap(),
+        "--output",
+        half.to_str().unwrap(),
+        "--weights",
+        "f8",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("f8"));
 
     // The three evaluation suites on their fixtures.
     let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/eval");

@@ -230,6 +230,7 @@ fn gru_layer<B: Backend>(be: &B, case: &GruCase) -> Result<Outputs> {
         .map(|i| GruWeights {
             w_hh: &w[i],
             b_hh: &bias[i],
+            w_hh_half: None,
         })
         .collect();
     let xproj = be.from_host(&random(40, d * t * b * 3 * h, -1.0, 1.0))?;
@@ -360,6 +361,7 @@ fn gru_persistent_matches_step_by_step_within_bf16() {
             .map(|i| GruWeights {
                 w_hh: &w[i],
                 b_hh: &bias[i],
+                w_hh_half: None,
             })
             .collect();
         let xproj = gpu.from_host(&random(70, d * t * b * 3 * h, -1.0, 1.0))?;
@@ -446,6 +448,7 @@ fn bf16_encoding_path_matches_f32_within_bf16() {
             .map(|i| GruWeights {
                 w_hh: &w[i],
                 b_hh: &bias[i],
+                w_hh_half: None,
             })
             .collect();
         let xproj = gpu.from_host(&random(150, d * t * bt * 3 * h, -1.0, 1.0))?;

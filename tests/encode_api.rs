@@ -269,3 +269,97 @@ fn vocabulary_expansion_adds_whole_word_rows() {
         assert!((row[j] - want).abs() < 1e-3, "{j}: {} vs {want}", row[j]);
     }
 }
+
+#[test]
+fn f16_weights_serve_small_inference_batches_only() {
+    use gensen::encode::WeightPrecision;
+    let dir = encoder_folder("api-f16", 5, Pool::Mean, 64);
+    let mut model = EncoderModel::load(&dir, Cpu::<f32>::new(2)).unwrap();
+    let mut tape = Tape::new(Cpu::<f32>::new(2));
+    let small = EncodeOptions {
+        batch_size: 2,
+        ..EncodeOptions::default()
+    };
+    let large = EncodeOptions {
+        batch_size: 5,
+        ..EncodeOptions::default()
+    };
+    let f32_small = model
+        .get_representation(&mut tape, &SENTENCES, &small)
+        .unwrap();
+    let f32_large = model
+        .get_representation(&mut tape, &SENTENCES, &large)
+        .unwrap();
+    assert_eq!(model.weight_precision(), WeightPrecision::F32);
+
+    model.set_weight_precision(WeightPrecision::F16).unwrap();
+    assert_eq!(model.weight_precision(), WeightPrecision::F16);
+    let f16_small = model
+        .get_representation(&mut tape, &SENTENCES, &small)
+        .unwrap();
+    let worst = |a: &[f32], b: &[f32]| {
+        a.iter()
+            .zip(b)
+            .map(|(x, y)| (x - y).abs())
+            .fold(0.0f32, f32::max)
+    };
+    // Batches of two read the f16 copies: close to f32, but not equal (the path was taken).
+    let d = worst(&f16_small.hidden, &f32_small.hidden);
+    assert!(
+        d > 0.0 && d < 2e-3,
+        "f16 hidden states differ from f32 by {d}"
+    );
+    // A batch of five is past the half-precision limit and reads the f32 weights.
+    let f16_large = model
+        .get_representation(&mut tape, &SENTENCES, &large)
+        .unwrap();
+    assert_eq!(f16_large, f32_large);
+    // A recording forward (fine-tuning) differentiates the f32 weights, never the copies.
+    let ids = model.tokenize(SENTENCES[0], &small).unwrap().ids;
+    let mut one = |recording: bool| {
+        tape.reset();
+        tape.set_recording(recording);
+        let (_, v) = model.forward(&mut tape, &[&ids], Pool::Mean).unwrap();
+        let out = tape.value(v).unwrap();
+        tape.set_recording(false);
+        out
+    };
+    let (recorded, inferred) = (one(true), one(false));
+    let f32_one = f32_small.sentence_vector(0);
+    assert!(worst(&recorded, f32_one) < 1e-6);
+    assert!(worst(&inferred, f32_one) > 1e-6);
+
+    // Back to f32: the original outputs exactly.
+    model.set_weight_precision(WeightPrecision::F32).unwrap();
+    let again = model
+        .get_representation(&mut tape, &SENTENCES, &small)
+        .unwrap();
+    assert_eq!(again, f32_small);
+}
+
+#[test]
+fn changing_a_weight_drops_its_half_precision_copy() {
+    let mut params = Params::new(Cpu::<f32>::new(1));
+    let config = EncoderConfig {
+        vocab: 10,
+        dim_word: 4,
+        hidden: 3,
+        layers: 1,
+        bidirectional: false,
+        pad_id: 1,
+    };
+    let enc = Encoder::init(&mut params, config, &mut Rng::new(2)).unwrap();
+    let w = enc.layers[0].w_hh[0];
+    params.make_half(w).unwrap();
+    assert!(params.get(w).half.is_some());
+    let (shape, values) = params.to_host().unwrap()["encoder.weight_hh_l0"].clone();
+    params
+        .load("encoder.weight_hh_l0", &shape, &values)
+        .unwrap();
+    assert!(params.get(w).half.is_none(), "load keeps a stale copy");
+    params.make_half(w).unwrap();
+    let _ = params.get_mut(w);
+    assert!(params.get(w).half.is_none(), "get_mut keeps a stale copy");
+    // Vectors are not matrices.
+    assert!(params.make_half(enc.layers[0].b_hh[0]).is_err());
+}

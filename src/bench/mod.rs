@@ -212,9 +212,15 @@ pub struct EncodeTiming {
     pub batch64_sentences_per_s: f64,
     pub single_p50_ms: f64,
     pub single_p99_ms: f64,
+    /// One sentence with f16 recurrent weights (p50, p99); `None` where the backend has
+    /// no such path.
+    pub single_f16_ms: Option<(f64, f64)>,
+    /// Largest difference of a sentence vector element between f16 and f32 weights.
+    pub f16_max_abs_diff: Option<f32>,
 }
 
-/// Times encoding: batches of 64 sentences of 20 tokens, and single 20-token sentences.
+/// Times encoding: batches of 64 sentences of 20 tokens, and single 20-token sentences
+/// with f32 and (where the backend supports it) f16 recurrent weights.
 pub fn encode<B: Backend>(backend: B, config: &EncoderConfig) -> Result<EncodeTiming> {
     let batch = encoder(backend.clone(), config, 64, 20, 3, false)?;
     let mut rng = Rng::new(3);
@@ -226,11 +232,11 @@ pub fn encode<B: Backend>(backend: B, config: &EncoderConfig) -> Result<EncodeTi
     let lens = [20u32];
     let mut tape = Tape::new(backend.clone());
     tape.set_recording(false);
-    let times = samples(3, 50, || {
+    let one = |params: &Params<B>, tape: &mut Tape<B>| -> Result<Vec<f32>> {
         tape.reset();
         let e = enc.forward(
-            &mut tape,
-            &params,
+            tape,
+            params,
             SeqInput {
                 ids: &ids,
                 lens: &lens,
@@ -238,13 +244,37 @@ pub fn encode<B: Backend>(backend: B, config: &EncoderConfig) -> Result<EncodeTi
                 batch: 1,
             },
         )?;
-        let v = enc.sentence(&mut tape, &e, Pool::Last)?;
-        tape.value(v).map(|_| ())
-    })?;
+        let v = enc.sentence(tape, &e, Pool::Last)?;
+        tape.value(v)
+    };
+    let times = samples(3, 50, || one(&params, &mut tape).map(|_| ()))?;
+    let reference = one(&params, &mut tape)?;
+    let half = enc
+        .layers
+        .iter()
+        .flat_map(|l| l.w_hh.iter().chain(&l.w_ih).copied().collect::<Vec<_>>())
+        .try_for_each(|id| params.make_half(id));
+    let (single_f16_ms, f16_max_abs_diff) = if half.is_ok() {
+        let times = samples(3, 50, || one(&params, &mut tape).map(|_| ()))?;
+        let out = one(&params, &mut tape)?;
+        let diff = out
+            .iter()
+            .zip(&reference)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0f32, f32::max);
+        (
+            Some((quantile(&times, 0.5) * 1e3, quantile(&times, 0.99) * 1e3)),
+            Some(diff),
+        )
+    } else {
+        (None, None)
+    };
     Ok(EncodeTiming {
         batch64_sentences_per_s: 64.0 / batch.forward_s,
         single_p50_ms: quantile(&times, 0.5) * 1e3,
         single_p99_ms: quantile(&times, 0.99) * 1e3,
+        single_f16_ms,
+        f16_max_abs_diff,
     })
 }
 

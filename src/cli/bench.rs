@@ -42,6 +42,11 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                 "cpu ({threads} threads): batch 64 x 20 tokens {:.1} sentences/s | one sentence p50 {:.2} ms, p99 {:.2} ms",
                 t.batch64_sentences_per_s, t.single_p50_ms, t.single_p99_ms
             );
+            if let (Some((p50, p99)), Some(diff)) = (t.single_f16_ms, t.f16_max_abs_diff) {
+                println!(
+                    "cpu ({threads} threads), f16 recurrent weights: one sentence p50 {p50:.2} ms, p99 {p99:.2} ms (sentence vector within {diff:.1e} of f32)"
+                );
+            }
             if cuda_available() {
                 let t = bench::encode(Cuda::new(0)?, &config)?;
                 println!(

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use gensen::data::AtomicFile;
 use gensen::encode::npy::NpyWriter;
-use gensen::encode::{concat, EncodeOptions, GenSen, Representation};
+use gensen::encode::{concat, EncodeOptions, GenSen, Representation, WeightPrecision};
 use gensen::engine::device::DeviceChoice;
 use gensen::engine::Pool;
 use gensen::text::Language;
@@ -47,6 +47,10 @@ pub struct Args {
     /// CPU threads (default: every core).
     #[arg(long)]
     pub threads: Option<usize>,
+    /// Recurrent weights read by batches of up to four sentences on the CPU: f32, or f16
+    /// (half the memory traffic: lower latency, outputs within about 1e-3 of f32).
+    #[arg(long, default_value = "f32")]
+    pub weights: String,
 }
 
 enum Format {
@@ -146,8 +150,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         add_start_end: !args.no_start_end,
         batch_size: args.batch_size,
     };
-    // Fail on a bad output name before any work.
+    // Fail on a bad output name or option before any work.
     format_of(&args.output)?;
+    let precision: WeightPrecision = args.weights.parse()?;
     let threads = args
         .threads
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
@@ -155,8 +160,10 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         .models
         .iter()
         .map(|dir| {
-            GenSen::load(dir, args.device, threads)
-                .with_context(|| format!("loading {}", dir.display()))
+            let mut model = GenSen::load(dir, args.device, threads)
+                .with_context(|| format!("loading {}", dir.display()))?;
+            model.set_weight_precision(precision)?;
+            Ok(model)
         })
         .collect::<anyhow::Result<Vec<_>>>()?;
     let dim: usize = models.iter().map(GenSen::dim).sum();

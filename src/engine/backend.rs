@@ -104,12 +104,21 @@ pub struct AdamStep {
     pub max_norm: f32,
 }
 
+/// Inference on at most this many sequences reads the reduced-precision weight copies
+/// (see [`Backend::half_weights`]) where a parameter has one; larger batches are bound by
+/// arithmetic rather than memory and keep the f32 weights.
+pub const HALF_MAX_BATCH: usize = 4;
+
 /// The recurrent weights of one GRU direction (PyTorch layout, gates r, z, n).
 pub struct GruWeights<'a, B: Backend> {
     /// `weight_hh`: (3H, H).
     pub w_hh: &'a B::Buf,
     /// `bias_hh`: (3H).
     pub b_hh: &'a B::Buf,
+    /// A reduced-precision copy of `w_hh` (see [`Backend::half_weights`]). When present,
+    /// a forward pass over a few sequences reads it instead of `w_hh`: the latency path of
+    /// inference. Backward passes ignore it.
+    pub w_hh_half: Option<&'a B::Half>,
 }
 
 /// Sizes shared by a GRU layer's forward and backward calls.
@@ -184,6 +193,8 @@ pub trait Backend: Clone + Send + Sync + 'static {
     type Buf: Send + Sync;
     /// A device buffer of `u32` (token ids, lengths, targets, argmax indices).
     type Ids: Send + Sync;
+    /// Recurrent weights kept at reduced precision for memory-bound inference.
+    type Half: Send + Sync;
 
     /// A short name for logs: "cpu", "cuda:0".
     fn name(&self) -> String;
@@ -211,6 +222,19 @@ pub trait Backend: Clone + Send + Sync + 'static {
     fn ids_len(&self, buf: &Self::Ids) -> usize;
     /// Waits until all enqueued work is done.
     fn synchronize(&self) -> Result<()>;
+    /// A reduced-precision copy of the (rows, cols) row-major matrix `w`, laid out for the
+    /// backend's small-batch GRU step (see [`GruWeights::w_hh_half`]). Backends without
+    /// such a path return an error saying so.
+    fn half_weights(&self, w: &Self::Buf, rows: usize, cols: usize) -> Result<Self::Half>;
+    /// Input projections with reduced-precision weights, for inference on a few sequences:
+    /// block `d` of `out` (rows, N_d), blocks back to back, is `x (rows, K) w[d]^T`.
+    fn project_half(
+        &self,
+        x: &Self::Buf,
+        rows: usize,
+        w: &[&Self::Half],
+        out: &mut Self::Buf,
+    ) -> Result<()>;
 
     // ---- element-wise -------------------------------------------------------------------
 

@@ -36,6 +36,9 @@ pub struct Param<B: Backend> {
     pub touched: bool,
     /// Adam updates applied to this parameter (its own bias-correction count).
     pub steps: u64,
+    /// A reduced-precision copy of `value` for inference (see [`Params::make_half`]);
+    /// dropped whenever the value may change.
+    pub half: Option<B::Half>,
 }
 
 impl<B: Backend> Param<B> {
@@ -115,6 +118,7 @@ impl<B: Backend> Params<B> {
             trainable: true,
             touched: false,
             steps: 0,
+            half: None,
         });
         self.by_name.insert(name.to_string(), id);
         Ok(id)
@@ -130,9 +134,39 @@ impl<B: Backend> Params<B> {
         &self.params[id.0]
     }
 
-    /// Parameter `id`, mutably.
+    /// Parameter `id`, mutably. Its half-precision copy, if any, is dropped: the caller
+    /// may change the value.
     pub fn get_mut(&mut self, id: ParamId) -> &mut Param<B> {
-        &mut self.params[id.0]
+        let p = &mut self.params[id.0];
+        p.half = None;
+        p
+    }
+
+    /// Keeps a half-precision copy of matrix parameter `id` beside its value (the layout
+    /// of [`Backend::half_weights`]), which inference's small-batch GRU steps read instead
+    /// of the f32 weights. Any later change of the value (Adam, loading, [`Params::get_mut`])
+    /// drops the copy, so it never goes stale.
+    pub fn make_half(&mut self, id: ParamId) -> Result<()> {
+        let p = &mut self.params[id.0];
+        let (rows, cols) = match p.shape[..] {
+            [rows, cols] => (rows, cols),
+            _ => {
+                return Err(Error::shape(
+                    "make_half",
+                    format!("{} as a matrix", p.name),
+                    format!("{:?}", p.shape),
+                ))
+            }
+        };
+        p.half = Some(self.backend.half_weights(&p.value, rows, cols)?);
+        Ok(())
+    }
+
+    /// Drops every half-precision copy.
+    pub fn drop_half(&mut self) {
+        for p in &mut self.params {
+            p.half = None;
+        }
     }
 
     /// Every parameter in creation order.
@@ -259,6 +293,7 @@ impl<B: Backend> Params<B> {
             let n = p.numel();
             if let (Some(g), Some((m, v))) = (p.grad.as_ref(), p.moments.as_mut()) {
                 p.steps += 1;
+                p.half = None;
                 let hp = AdamStep {
                     step: p.steps,
                     ..*hp
@@ -307,6 +342,7 @@ impl<B: Backend> Params<B> {
                 format!("{shape:?}"),
             ));
         }
+        p.half = None;
         self.backend.write(&mut p.value, data)
     }
 

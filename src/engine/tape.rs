@@ -8,7 +8,9 @@
 //! Gradients of parameters accumulate into [`Params`]; gradients of variables are created
 //! (zeroed) the first time something flows into them.
 
-use crate::engine::backend::{Backend, Gemm, GruBackward, GruDims, GruForward, GruWeights, Pool};
+use crate::engine::backend::{
+    Backend, Gemm, GruBackward, GruDims, GruForward, GruWeights, Pool, HALF_MAX_BATCH,
+};
 use crate::engine::params::{ParamId, Params};
 use crate::error::{Error, Result};
 
@@ -436,9 +438,21 @@ impl<B: Backend> Tape<B> {
         let rows = seq_len * batch;
         let step = rows * 3 * hs;
 
-        // Input projections of every step at once: (D, T*B, 3H).
+        // Input projections of every step at once: (D, T*B, 3H). Inference on a few
+        // sequences reads half-precision weights where the parameters carry them.
         let mut xproj = self.alloc(dirs * step)?;
-        for d in 0..dirs {
+        let half: Option<Vec<&B::Half>> = if !self.recording && batch <= HALF_MAX_BATCH {
+            (0..dirs)
+                .map(|d| params.get(layer.w_ih[d]).half.as_ref())
+                .collect()
+        } else {
+            None
+        };
+        if let Some(half) = &half {
+            self.backend
+                .project_half(&self.slots[x.0].buf, rows, half, &mut xproj)?;
+        }
+        for d in (0..dirs).filter(|_| half.is_none()) {
             let g = Gemm {
                 c_off: d * step,
                 ..Gemm::new(rows, 3 * hs, input, false, true)
@@ -461,6 +475,13 @@ impl<B: Backend> Tape<B> {
             .map(|d| GruWeights {
                 w_hh: &params.get(layer.w_hh[d]).value,
                 b_hh: &params.get(layer.b_hh[d]).value,
+                // Reduced precision only for inference: a recorded forward must be the
+                // one its backward differentiates.
+                w_hh_half: if self.recording {
+                    None
+                } else {
+                    params.get(layer.w_hh[d]).half.as_ref()
+                },
             })
             .collect();
         let mut out_buf = self.alloc(rows * dirs * hs)?;
@@ -1035,6 +1056,7 @@ impl<B: Backend> Tape<B> {
                 .map(|d| GruWeights {
                     w_hh: &params.get(layer.w_hh[d]).value,
                     b_hh: &params.get(layer.b_hh[d]).value,
+                    w_hh_half: None,
                 })
                 .collect();
             let mut dw_refs: Vec<&mut B::Buf> = dw_hh.iter_mut().map(|(g, _)| g).collect();

@@ -15,6 +15,7 @@
 //!   dxp = (da_r, da_z, da_n)          dgh = (da_r, da_z, da_n r)
 //!   dh_prev = dh z + dgh W_hh
 
+use super::half;
 use super::packed::{self, PackedB};
 use super::{gemm, Cpu, Float};
 use crate::engine::backend::{Gemm, GruBackward, GruDims, GruForward, GruWeights};
@@ -136,6 +137,17 @@ pub fn forward<F: Float>(threads: usize, args: GruForward<'_, Cpu<F>>) -> Result
             ));
         }
     }
+    for w in weights.iter().take(dirs) {
+        if let Some(h) = w.w_hh_half {
+            if (h.n, h.k) != (3 * hidden, hidden) {
+                return Err(Error::shape(
+                    "gru_forward",
+                    format!("half weight_hh of ({}, {hidden})", 3 * hidden),
+                    format!("({}, {})", h.n, h.k),
+                ));
+            }
+        }
+    }
     let saved_len = seq_len * batch * 4 * hidden;
     let mut saved_parts: Vec<Option<&mut [F]>> = match saved {
         Some(s) if s.len() >= dirs * saved_len => s[..dirs * saved_len]
@@ -172,12 +184,8 @@ pub fn forward<F: Float>(threads: usize, args: GruForward<'_, Cpu<F>>) -> Result
     if concurrent {
         let mut parts = saved_parts.drain(..);
         let (s0, s1) = (parts.next().unwrap(), parts.next().unwrap());
-        std::thread::scope(|scope| {
-            let h = scope.spawn(|| run_dir(1, s1));
-            let r0 = run_dir(0, s0);
-            let r1 = h.join().expect("GRU direction thread panicked");
-            r0.and(r1)
-        })
+        let (r0, r1) = rayon::join(|| run_dir(0, s0), || run_dir(1, s1));
+        r0.and(r1)
     } else {
         for (d, s) in saved_parts.into_iter().enumerate() {
             run_dir(d, s)?;
@@ -229,9 +237,21 @@ impl<F: Float> DirForward<'_, F> {
 
         for s in 0..seq_len {
             let t = if self.reverse { seq_len - 1 - s } else { s };
-            match &packed {
-                Some(p) => packed::gemm(&h, batch, hs, p, &mut gh, 3 * hs, false, self.threads),
-                None if small => {
+            match (&packed, self.w.w_hh_half) {
+                (Some(p), _) => {
+                    packed::gemm(&h, batch, hs, p, &mut gh, 3 * hs, false, self.threads)
+                }
+                (None, Some(half)) if small => {
+                    // SAFETY: F is f32 (`small` implies it), so the slices reinterpret exactly.
+                    let (h32, gh32) = unsafe {
+                        (
+                            std::slice::from_raw_parts(h.as_ptr() as *const f32, h.len()),
+                            std::slice::from_raw_parts_mut(gh.as_mut_ptr() as *mut f32, gh.len()),
+                        )
+                    };
+                    half::gemm_nt(h32, batch, hs, half, gh32, 3 * hs);
+                }
+                (None, _) if small => {
                     // SAFETY: F is f32 (`small` implies it), so the slices reinterpret exactly.
                     let (h32, w32, gh32) = unsafe {
                         (
@@ -245,7 +265,7 @@ impl<F: Float> DirForward<'_, F> {
                     };
                     packed::gemm_nt_small(h32, batch, hs, w32, 3 * hs, hs, gh32, 3 * hs);
                 }
-                None => gemm::run(&recurrent, &h, self.w.w_hh, &mut gh, self.threads)?,
+                (None, _) => gemm::run(&recurrent, &h, self.w.w_hh, &mut gh, self.threads)?,
             }
             for b in 0..batch {
                 // SAFETY: row (t, b) of `out` has `dirs * hs` elements (checked by the

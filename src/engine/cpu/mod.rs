@@ -6,8 +6,9 @@
 
 mod gemm;
 mod gru;
+pub mod half;
 mod loss;
-mod packed;
+pub mod packed;
 
 use std::fmt::Debug;
 use std::marker::PhantomData;
@@ -221,6 +222,7 @@ fn par_rows<F: Send, R: Send>(
 impl<F: Float> Backend for Cpu<F> {
     type Buf = Vec<F>;
     type Ids = Vec<u32>;
+    type Half = half::HalfPanels;
 
     fn name(&self) -> String {
         format!("cpu ({} threads)", self.threads)
@@ -267,6 +269,50 @@ impl<F: Float> Backend for Cpu<F> {
     }
 
     fn synchronize(&self) -> Result<()> {
+        Ok(())
+    }
+
+    fn half_weights(&self, w: &Vec<F>, rows: usize, cols: usize) -> Result<half::HalfPanels> {
+        let n = (rows * cols).min(w.len());
+        let w32: Vec<f32> = w[..n].iter().map(|v| v.to_f64() as f32).collect();
+        half::HalfPanels::new(&w32, rows, cols)
+    }
+
+    fn project_half(
+        &self,
+        x: &Vec<F>,
+        rows: usize,
+        w: &[&half::HalfPanels],
+        out: &mut Vec<F>,
+    ) -> Result<()> {
+        let Some(first) = w.first() else {
+            return Ok(());
+        };
+        let k = first.k;
+        let total: usize = w.iter().map(|h| rows * h.n).sum();
+        if w.iter().any(|h| h.k != k) || x.len() < rows * k || out.len() < total {
+            return Err(crate::error::Error::shape(
+                "project_half",
+                format!("x of {rows} x {k} and out of {total}"),
+                format!("x of {} and out of {}", x.len(), out.len()),
+            ));
+        }
+        let x32: Vec<f32> = x[..rows * k].iter().map(|v| v.to_f64() as f32).collect();
+        let mut blocks: Vec<Vec<f32>> = w.iter().map(|h| vec![0.0f32; rows * h.n]).collect();
+        let run = |h: &half::HalfPanels, block: &mut Vec<f32>| {
+            half::gemm_nt(&x32, rows, k, h, block, h.n)
+        };
+        if self.threads >= 2 && w.len() == 2 {
+            let (b0, b1) = blocks.split_at_mut(1);
+            rayon::join(|| run(w[0], &mut b0[0]), || run(w[1], &mut b1[0]));
+        } else {
+            for (h, block) in w.iter().zip(&mut blocks) {
+                run(h, block);
+            }
+        }
+        for (o, v) in out.iter_mut().zip(blocks.iter().flatten()) {
+            *o = F::from_f32(*v);
+        }
         Ok(())
     }
 

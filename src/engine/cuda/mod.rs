@@ -214,6 +214,9 @@ fn span(off: usize, rows: usize, cols: usize, ld: usize) -> usize {
 impl Backend for Cuda {
     type Buf = CudaSlice<f32>;
     type Ids = CudaSlice<u32>;
+    /// Never constructed: the CUDA backend's reduced-precision path is
+    /// [`Cuda::gru_forward_bf16`], outside the layer API.
+    type Half = std::convert::Infallible;
 
     fn name(&self) -> String {
         format!("cuda:{}", self.ordinal)
@@ -303,6 +306,28 @@ impl Backend for Cuda {
             .stream
             .synchronize()
             .map_err(|e| device_err("synchronize", e))
+    }
+
+    fn half_weights(&self, _w: &Self::Buf, _rows: usize, _cols: usize) -> Result<Self::Half> {
+        Err(Error::Device(
+            "half-precision recurrent weights are a CPU inference option; on CUDA the \
+             bf16 encoder path (Cuda::gru_forward_bf16) plays that role"
+                .into(),
+        ))
+    }
+
+    fn project_half(
+        &self,
+        _x: &Self::Buf,
+        _rows: usize,
+        w: &[&Self::Half],
+        _out: &mut Self::Buf,
+    ) -> Result<()> {
+        match w.first() {
+            // `Half` is uninhabited: no weights can reach here.
+            Some(&&never) => match never {},
+            None => Ok(()),
+        }
     }
 
     fn fill(&self, buf: &mut Self::Buf, n: usize, value: f32) -> Result<()> {
