@@ -36,6 +36,14 @@ enum Command {
 }
 
 fn main() {
+    // Piped into `head` and the like, stop quietly when the reader goes away, as other
+    // command-line tools do, instead of panicking in `println!`.
+    #[cfg(unix)]
+    // SAFETY: restoring the default disposition of SIGPIPE before any other thread
+    // exists touches no Rust state.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Demo(args) => cli::demo::run(args),

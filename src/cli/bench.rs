@@ -58,7 +58,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             }
         }
         Suite::Train => {
-            let rate = bench::train_step(Cpu::<f32>::new(threads), args.vocab, 48, 32, 2)?;
+            let rate = bench::train_step(Cpu::<f32>::new(threads), args.vocab, 48, 32, 4)?;
             println!("cpu ({threads} threads): GenSen training step, vocab {}, batch 48 x 32: {rate:.0} tokens/s", args.vocab);
             if cuda_available() {
                 let rate = bench::train_step(Cuda::new(0)?, args.vocab, 48, 32, 5)?;

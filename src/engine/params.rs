@@ -273,10 +273,14 @@ impl<B: Backend> Params<B> {
         }
     }
 
-    /// The global squared gradient norm, left on the device in `out[0]` (overwritten).
+    /// The global squared gradient norm of the parameters touched since the last
+    /// [`Params::zero_grads`] (see [`Params::touch_all`]), left on the device in `out[0]`
+    /// (overwritten).
     pub fn grad_sq_norm(&self, out: &mut B::Buf) -> Result<()> {
         self.backend.fill(out, 1, 0.0)?;
-        for p in &self.params {
+        // Untouched gradients are zero since the last `zero_grads` (a decoder whose task
+        // sat out the step): they add nothing.
+        for p in self.params.iter().filter(|p| p.touched) {
             if let Some(g) = p.grad.as_ref() {
                 self.backend.sq_norm(g, p.numel(), out)?;
             }

@@ -49,23 +49,36 @@ pub trait Float:
     fn abs(self) -> Self;
 
     /// The logistic function.
-    #[inline]
+    #[inline(always)]
     fn sigmoid(self) -> Self {
         Self::ONE / (Self::ONE + (-self).exp())
+    }
+    /// `exp` where a relative error of 5e-7 is enough (f32's fast polynomial; exact for f64).
+    #[inline(always)]
+    fn fast_exp(self) -> Self {
+        self.exp()
     }
 
     /// The logistic function as the GRU cell computes it: exact for `f64` (the gradient
     /// checks), a branch-free approximation for `f32` that vectorizes.
-    #[inline]
+    #[inline(always)]
     fn gate_sigmoid(self) -> Self {
         self.sigmoid()
     }
 
     /// `tanh` as the GRU cell computes it; see [`Float::gate_sigmoid`].
-    #[inline]
+    #[inline(always)]
     fn gate_tanh(self) -> Self {
         self.tanh()
     }
+}
+
+/// Whether the CPU runs AVX2 and FMA (detected once; the crate's baseline is SSE2, so
+/// hot element-wise loops carry AVX2 copies selected with this).
+#[cfg(target_arch = "x86_64")]
+#[inline]
+pub(crate) fn has_avx2_fma() -> bool {
+    std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
 }
 
 /// `e^x` for f32 without branches or table lookups, so loops over it vectorize: the
@@ -91,6 +104,10 @@ pub fn exp_f32(x: f32) -> f32 {
 macro_rules! impl_float {
     ($t:ty, fast) => {
         impl_float!(@impl $t,
+            #[inline(always)]
+            fn fast_exp(self) -> Self {
+                exp_f32(self)
+            }
             #[inline(always)]
             fn gate_sigmoid(self) -> Self {
                 1.0 / (1.0 + exp_f32(-self))
@@ -567,11 +584,19 @@ impl<F: Float> Backend for Cpu<F> {
     }
 
     fn sq_norm(&self, x: &Vec<F>, n: usize, out: &mut Vec<F>) -> Result<()> {
-        let mut acc = F::ZERO;
-        for &v in &x[..n] {
-            acc += v * v;
+        // Sixteen partial sums (a fixed order, so the result is deterministic) let the
+        // loop vectorize; a serial sum is one dependent add per element.
+        let mut lanes = [F::ZERO; 16];
+        let mut chunks = x[..n].chunks_exact(16);
+        for c in chunks.by_ref() {
+            for (acc, &v) in lanes.iter_mut().zip(c) {
+                *acc += v * v;
+            }
         }
-        out[0] += acc;
+        for &v in chunks.remainder() {
+            lanes[0] += v * v;
+        }
+        out[0] += lanes.iter().fold(F::ZERO, |a, &b| a + b);
         Ok(())
     }
 
@@ -593,11 +618,25 @@ impl<F: Float> Backend for Cpu<F> {
         let inv_sqrt_bias2 = F::from_f64(1.0 / bias2.sqrt());
         let (b1, b2, eps) = (F::from_f64(b1), F::from_f64(b2), F::from_f32(hp.eps));
         let scale = F::from_f64(scale);
-        for i in 0..n {
-            let g = grad[i] * scale;
-            m[i] = b1 * m[i] + (F::ONE - b1) * g;
-            v[i] = b2 * v[i] + (F::ONE - b2) * g * g;
-            param[i] -= step_size * m[i] / (v[i].sqrt() * inv_sqrt_bias2 + eps);
+        let update = |p: &mut [F], g: &[F], m: &mut [F], v: &mut [F]| {
+            for i in 0..p.len() {
+                let g = g[i] * scale;
+                m[i] = b1 * m[i] + (F::ONE - b1) * g;
+                v[i] = b2 * v[i] + (F::ONE - b2) * g * g;
+                p[i] -= step_size * m[i] / (v[i].sqrt() * inv_sqrt_bias2 + eps);
+            }
+        };
+        // Element-wise, so splitting over threads changes no result.
+        let (p, g, m, v) = (&mut param[..n], &grad[..n], &mut m[..n], &mut v[..n]);
+        if self.threads >= 2 && n >= 1 << 20 {
+            let half = n / 2;
+            let (p0, p1) = p.split_at_mut(half);
+            let (g0, g1) = g.split_at(half);
+            let (m0, m1) = m.split_at_mut(half);
+            let (v0, v1) = v.split_at_mut(half);
+            rayon::join(|| update(p0, g0, m0, v0), || update(p1, g1, m1, v1));
+        } else {
+            update(p, g, m, v);
         }
         Ok(())
     }
