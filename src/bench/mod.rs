@@ -181,7 +181,7 @@ pub fn engine_report(threads: usize) -> Result<String> {
     }
     let config = gensen_encoder_config(20000);
     let cpu = Cpu::<f32>::new(threads);
-    let t = encoder(cpu.clone(), &config, 64, 32, 3, true)?;
+    let t = encoder(cpu.clone(), &config, 64, 32, 6, true)?;
     let fwd = t.forward_flops / t.forward_s / 1e9;
     // Backward costs two GEMMs for every forward one (input and weight gradients).
     let fwd_bwd = 3.0 * t.forward_flops / t.forward_backward_s / 1e9;

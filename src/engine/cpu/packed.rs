@@ -30,18 +30,27 @@ impl PackedB {
         for p in 0..panels {
             let panel = &mut data[p * k * NR..(p + 1) * k * NR];
             let cols = NR.min(n - p * NR);
-            // Write each panel sequentially; reads are 16 sequential streams (transposed) or
-            // one strided row segment per k.
-            for kk in 0..k {
-                let dst = &mut panel[kk * NR..kk * NR + cols];
-                for (j, d) in dst.iter_mut().enumerate() {
-                    let col = p * NR + j;
-                    let v = if transposed {
-                        b[col * k + kk]
-                    } else {
-                        b[kk * n + col]
-                    };
-                    *d = v.to_f32();
+            if transposed {
+                // Column j of the panel is row p*16+j of B: read each row sequentially and
+                // scatter it down its column; the 16 columns of a k-block of the panel
+                // share cache lines, so the writes combine in L1.
+                const KB: usize = 256;
+                for k0 in (0..k).step_by(KB) {
+                    let k1 = (k0 + KB).min(k);
+                    for j in 0..cols {
+                        let row = &b[(p * NR + j) * k + k0..(p * NR + j) * k + k1];
+                        for (kk, &v) in row.iter().enumerate() {
+                            panel[(k0 + kk) * NR + j] = v.to_f32();
+                        }
+                    }
+                }
+            } else {
+                // Each k gives one contiguous row segment of B.
+                for kk in 0..k {
+                    let src = &b[kk * n + p * NR..kk * n + p * NR + cols];
+                    for (d, &v) in panel[kk * NR..kk * NR + cols].iter_mut().zip(src) {
+                        *d = v.to_f32();
+                    }
                 }
             }
         }
