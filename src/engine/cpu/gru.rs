@@ -291,50 +291,11 @@ impl<F: Float> DirForward<'_, F> {
                     .map_or(&no_extra[..], |e| &e[b * 3 * hs..(b + 1) * 3 * hs]);
                 let ghb = &gh[b * 3 * hs..(b + 1) * 3 * hs];
                 let hb = &mut h[b * hs..(b + 1) * hs];
-                cell_forward_fast(hs, xp, ex, ghb, b_hh, hb, out_row, saved_row);
+                super::with_avx2(|| cell_forward(hs, xp, ex, ghb, b_hh, hb, out_row, saved_row));
             }
         }
         Ok(())
     }
-}
-
-/// [`cell_forward`] compiled for AVX2 and FMA when the CPU has them: the crate's baseline
-/// target is SSE2, where the gate loop runs four lanes wide instead of eight.
-#[allow(clippy::too_many_arguments)]
-#[inline]
-fn cell_forward_fast<F: Float>(
-    hs: usize,
-    xp: &[F],
-    ex: &[F],
-    gh: &[F],
-    b_hh: &[F],
-    h: &mut [F],
-    out: &mut [F],
-    saved: &mut [F],
-) {
-    #[cfg(target_arch = "x86_64")]
-    if super::has_avx2_fma() {
-        // SAFETY: AVX2 and FMA were detected at run time.
-        unsafe { cell_forward_avx2(hs, xp, ex, gh, b_hh, h, out, saved) };
-        return;
-    }
-    cell_forward(hs, xp, ex, gh, b_hh, h, out, saved);
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
-#[allow(clippy::too_many_arguments)]
-unsafe fn cell_forward_avx2<F: Float>(
-    hs: usize,
-    xp: &[F],
-    ex: &[F],
-    gh: &[F],
-    b_hh: &[F],
-    h: &mut [F],
-    out: &mut [F],
-    saved: &mut [F],
-) {
-    cell_forward(hs, xp, ex, gh, b_hh, h, out, saved);
 }
 
 /// The fused gate pass of one sequence at one step; updates `h` in place and writes the

@@ -170,7 +170,7 @@ pub fn softmax_xent<F: Float>(
                 row.fill(F::ZERO);
                 continue;
             }
-            let (l, hit) = xent_row_fast(row, target as usize, grad_scale);
+            let (l, hit) = super::with_avx2(|| xent_row(row, target as usize, grad_scale));
             loss += l;
             hits += usize::from(hit);
         }
@@ -179,22 +179,6 @@ pub fn softmax_xent<F: Float>(
     parts
         .into_iter()
         .fold((F::ZERO, 0), |(l, h), (pl, ph)| (l + pl, h + ph))
-}
-
-/// [`xent_row`] compiled for AVX2 and FMA when the CPU has them (the baseline is SSE2).
-fn xent_row_fast<F: Float>(row: &mut [F], target: usize, grad_scale: F) -> (F, bool) {
-    #[cfg(target_arch = "x86_64")]
-    if super::has_avx2_fma() {
-        // SAFETY: AVX2 and FMA were detected at run time.
-        return unsafe { xent_row_avx2(row, target, grad_scale) };
-    }
-    xent_row(row, target, grad_scale)
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
-unsafe fn xent_row_avx2<F: Float>(row: &mut [F], target: usize, grad_scale: F) -> (F, bool) {
-    xent_row(row, target, grad_scale)
 }
 
 /// One row's loss `log sum exp(x) - x[target]` and whether the target is the first maximal
