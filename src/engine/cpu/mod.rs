@@ -109,13 +109,18 @@ pub fn exp_f32(x: f32) -> f32 {
     // Adding and subtracting 1.5 * 2^23 rounds to the nearest integer.
     const ROUND: f32 = 12_582_912.0;
     let x = x.clamp(-87.0, 88.0);
-    let n = (x * LOG2E + ROUND) - ROUND;
+    let t = x * LOG2E + ROUND;
+    let n = t - ROUND;
     let r = x - n * LN2_HI - n * LN2_LO;
     let p = 1.0
         + r * (1.0
             + r * (0.5
                 + r * (1.0 / 6.0 + r * (1.0 / 24.0 + r * (1.0 / 120.0 + r * (1.0 / 720.0))))));
-    f32::from_bits(((n as i32 + 127) << 23) as u32) * p
+    // `t` is ROUND + n exactly, so its low mantissa bits hold n: integer arithmetic on the
+    // bits gives 2^n without `n as i32`, whose saturating semantics compile to scalar
+    // code with a branch per lane and would stop the loop from vectorizing.
+    let n_int = (t.to_bits() as i32).wrapping_sub(ROUND.to_bits() as i32);
+    f32::from_bits((n_int.wrapping_add(127) << 23) as u32) * p
 }
 
 macro_rules! impl_float {
