@@ -17,6 +17,7 @@
 
 use super::half;
 use super::packed::{self, PackedB};
+use super::Scratch;
 use super::{gemm, Cpu, Float};
 use crate::engine::backend::{Gemm, GruBackward, GruDims, GruForward, GruWeights};
 use crate::error::{Error, Result};
@@ -32,9 +33,22 @@ unsafe impl<F> Sync for SharedMut<F> {}
 
 /// The recurrent weights packed for the per-step GEMMs when the element type is `f32`;
 /// `f64` (gradient checks) keeps the general GEMM, whose packing preserves its precision.
-fn pack_if_f32<F: Float>(w: &[F], k: usize, n: usize, transposed: bool) -> Option<PackedB> {
-    (std::any::TypeId::of::<F>() == std::any::TypeId::of::<f32>())
-        .then(|| PackedB::new(w, k, n, transposed))
+fn pack_if_f32<F: Float>(
+    scratch: &Scratch,
+    w: &[F],
+    k: usize,
+    n: usize,
+    transposed: bool,
+) -> Option<PackedB> {
+    (std::any::TypeId::of::<F>() == std::any::TypeId::of::<f32>()).then(|| {
+        PackedB::new_in(
+            scratch.take(k * n.next_multiple_of(16)),
+            w,
+            k,
+            n,
+            transposed,
+        )
+    })
 }
 
 /// Whether step `t` of sequence `b` is real.
@@ -99,7 +113,11 @@ fn split_threads(threads: usize, dirs: usize) -> (bool, usize) {
     }
 }
 
-pub fn forward<F: Float>(threads: usize, args: GruForward<'_, Cpu<F>>) -> Result<()> {
+pub fn forward<F: Float>(
+    threads: usize,
+    scratch: &Scratch,
+    args: GruForward<'_, Cpu<F>>,
+) -> Result<()> {
     let GruForward {
         dims,
         weights,
@@ -178,6 +196,7 @@ pub fn forward<F: Float>(threads: usize, args: GruForward<'_, Cpu<F>>) -> Result
             h0: h0.map(|h| &h[d * batch * hidden..(d + 1) * batch * hidden]),
             lens,
             threads: per_dir_threads,
+            scratch,
         };
         dir.run(out_ptr, saved)
     };
@@ -205,6 +224,7 @@ struct DirForward<'a, F: Float> {
     h0: Option<&'a [F]>,
     lens: Option<&'a [u32]>,
     threads: usize,
+    scratch: &'a Scratch,
 }
 
 impl<F: Float> DirForward<'_, F> {
@@ -230,7 +250,7 @@ impl<F: Float> DirForward<'_, F> {
         let packed = if small {
             None
         } else {
-            pack_if_f32(self.w.w_hh, hs, 3 * hs, true)
+            pack_if_f32(self.scratch, self.w.w_hh, hs, 3 * hs, true)
         };
         let b_hh = &self.w.b_hh[..3 * hs];
         let out_stride = dirs * hs;
@@ -294,6 +314,9 @@ impl<F: Float> DirForward<'_, F> {
                 super::with_avx2(|| cell_forward(hs, xp, ex, ghb, b_hh, hb, out_row, saved_row));
             }
         }
+        if let Some(p) = packed {
+            self.scratch.give(p.into_buf());
+        }
         Ok(())
     }
 }
@@ -335,7 +358,11 @@ fn cell_forward<F: Float>(
     }
 }
 
-pub fn backward<F: Float>(threads: usize, args: GruBackward<'_, Cpu<F>>) -> Result<()> {
+pub fn backward<F: Float>(
+    threads: usize,
+    scratch: &Scratch,
+    args: GruBackward<'_, Cpu<F>>,
+) -> Result<()> {
     let GruBackward {
         dims,
         weights,
@@ -415,6 +442,7 @@ pub fn backward<F: Float>(threads: usize, args: GruBackward<'_, Cpu<F>>) -> Resu
             dh0: dh0_parts[d].take(),
             dextra: dextra_parts[d].take(),
             threads: 1,
+            scratch,
         });
     }
     let (concurrent, per_dir_threads) = split_threads(threads, dirs);
@@ -455,6 +483,7 @@ struct DirBackward<'a, F: Float> {
     dh0: Option<&'a mut [F]>,
     dextra: Option<&'a mut [F]>,
     threads: usize,
+    scratch: &'a Scratch,
 }
 
 impl<F: Float> DirBackward<'_, F> {
@@ -470,7 +499,7 @@ impl<F: Float> DirBackward<'_, F> {
         let mut dh = vec![F::ZERO; batch * hs]; // gradient reaching the current state
         let zeros = vec![F::ZERO; hs];
         // dh_prev += dgh W_hh: op(B) = W_hh, (3H, H).
-        let packed = pack_if_f32(self.w.w_hh, 3 * hs, hs, false);
+        let packed = pack_if_f32(self.scratch, self.w.w_hh, 3 * hs, hs, false);
 
         // Walk the steps in the opposite order of the forward pass.
         for s in 0..seq_len {
@@ -525,6 +554,9 @@ impl<F: Float> DirBackward<'_, F> {
             for (a, &g) in dh0.iter_mut().zip(&dh) {
                 *a += g;
             }
+        }
+        if let Some(p) = packed {
+            self.scratch.give(p.into_buf());
         }
         self.weight_gradients()
     }
