@@ -129,29 +129,8 @@ pub fn pool_backward<F: Float>(
 /// Softmax cross-entropy over rows of `logits` (rows, vocab); writes the scaled gradient in
 /// place and returns (summed loss, rows predicted correctly) over non-ignored rows.
 ///
-/// Two passes per row: an online max/sum of exponentials, then the gradient. Rows are split
-/// across threads and the per-thread sums are added in a fixed order.
-/// The largest element of a non-empty row, eight lanes at a time.
-#[inline(always)]
-fn row_max<F: Float>(row: &[F]) -> F {
-    let mut lanes = [row[0]; 8];
-    let mut chunks = row.chunks_exact(8);
-    for c in chunks.by_ref() {
-        for (m, &x) in lanes.iter_mut().zip(c) {
-            if x > *m {
-                *m = x;
-            }
-        }
-    }
-    let mut max = lanes[0];
-    for &x in lanes.iter().chain(chunks.remainder()) {
-        if x > max {
-            max = x;
-        }
-    }
-    max
-}
-
+/// Three vectorized passes per row (see [`xent_row`]). Rows are split across threads and
+/// the per-thread sums are added in a fixed order.
 pub fn softmax_xent<F: Float>(
     threads: usize,
     logits: &mut [F],
@@ -209,4 +188,25 @@ fn xent_row<F: Float>(row: &mut [F], target: usize, grad_scale: F) -> (F, bool) 
     }
     row[target] -= grad_scale;
     (sum.ln() + max - target_logit, best == target)
+}
+
+/// The largest element of a non-empty row, eight lanes at a time.
+#[inline(always)]
+fn row_max<F: Float>(row: &[F]) -> F {
+    let mut lanes = [row[0]; 8];
+    let mut chunks = row.chunks_exact(8);
+    for c in chunks.by_ref() {
+        for (m, &x) in lanes.iter_mut().zip(c) {
+            if x > *m {
+                *m = x;
+            }
+        }
+    }
+    let mut max = lanes[0];
+    for &x in lanes.iter().chain(chunks.remainder()) {
+        if x > max {
+            max = x;
+        }
+    }
+    max
 }
