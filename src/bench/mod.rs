@@ -212,7 +212,7 @@ pub struct EncodeTiming {
     pub batch64_sentences_per_s: f64,
     pub single_p50_ms: f64,
     pub single_p99_ms: f64,
-    /// One sentence with f16 recurrent weights (p50, p99); `None` where the backend has
+    /// One sentence with f16 GRU weights (p50, p99); `None` where the backend has
     /// no such path.
     pub single_f16_ms: Option<(f64, f64)>,
     /// Largest difference of a sentence vector element between f16 and f32 weights.
@@ -220,7 +220,7 @@ pub struct EncodeTiming {
 }
 
 /// Times encoding: batches of 64 sentences of 20 tokens, and single 20-token sentences
-/// with f32 and (where the backend supports it) f16 recurrent weights.
+/// with f32 and (where the backend supports it) f16 GRU weights.
 pub fn encode<B: Backend>(backend: B, config: &EncoderConfig) -> Result<EncodeTiming> {
     let batch = encoder(backend.clone(), config, 64, 20, 3, false)?;
     let mut rng = Rng::new(3);
@@ -249,11 +249,7 @@ pub fn encode<B: Backend>(backend: B, config: &EncoderConfig) -> Result<EncodeTi
     };
     let times = samples(3, 50, || one(&params, &mut tape).map(|_| ()))?;
     let reference = one(&params, &mut tape)?;
-    let half = enc
-        .layers
-        .iter()
-        .flat_map(|l| l.w_hh.iter().chain(&l.w_ih).copied().collect::<Vec<_>>())
-        .try_for_each(|id| params.make_half(id));
+    let half = enc.gru_matrices().try_for_each(|id| params.make_half(id));
     let (single_f16_ms, f16_max_abs_diff) = if half.is_ok() {
         let times = samples(3, 50, || one(&params, &mut tape).map(|_| ()))?;
         let out = one(&params, &mut tape)?;

@@ -44,7 +44,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             );
             if let (Some((p50, p99)), Some(diff)) = (t.single_f16_ms, t.f16_max_abs_diff) {
                 println!(
-                    "cpu ({threads} threads), f16 recurrent weights: one sentence p50 {p50:.2} ms, p99 {p99:.2} ms (sentence vector within {diff:.1e} of f32)"
+                    "cpu ({threads} threads), f16 GRU weights: one sentence p50 {p50:.2} ms, p99 {p99:.2} ms (sentence vector within {diff:.1e} of f32)"
                 );
             }
             if cuda_available() {

@@ -47,7 +47,7 @@ pub struct Args {
     /// CPU threads (default: every core).
     #[arg(long)]
     pub threads: Option<usize>,
-    /// Recurrent weights read by batches of up to four sentences on the CPU: f32, or f16
+    /// GRU weights read by batches of up to four sentences on the CPU: f32, or f16
     /// (half the memory traffic: lower latency, outputs within about 1e-3 of f32).
     #[arg(long, default_value = "f32")]
     pub weights: String,

@@ -49,7 +49,7 @@ impl Default for EncodeOptions {
     }
 }
 
-/// How the recurrent weights are stored for inference on the CPU.
+/// How the GRU weights are stored for inference on the CPU.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum WeightPrecision {
     /// f32, exactly the trained weights.
@@ -191,29 +191,25 @@ impl<B: Backend> EncoderModel<B> {
         self.meta.dim
     }
 
-    /// Chooses how small batches read the recurrent weights (see [`WeightPrecision`]).
+    /// Chooses how small batches read the GRU weights (see [`WeightPrecision`]).
     pub fn set_weight_precision(&mut self, precision: WeightPrecision) -> Result<()> {
         match precision {
             WeightPrecision::F32 => self.params.drop_half(),
             WeightPrecision::F16 => {
-                for layer in &self.encoder.layers {
-                    for &id in layer.w_hh.iter().chain(&layer.w_ih) {
-                        self.params.make_half(id)?;
-                    }
+                for id in self.encoder.gru_matrices() {
+                    self.params.make_half(id)?;
                 }
             }
         }
         Ok(())
     }
 
-    /// The precision small batches currently read the recurrent weights in.
+    /// The precision small batches currently read the GRU weights in.
     pub fn weight_precision(&self) -> WeightPrecision {
         let all_half = self
             .encoder
-            .layers
-            .iter()
-            .flat_map(|l| l.w_hh.iter().chain(&l.w_ih))
-            .all(|&id| self.params.get(id).half.is_some());
+            .gru_matrices()
+            .all(|id| self.params.get(id).half.is_some());
         if all_half {
             WeightPrecision::F16
         } else {

@@ -116,8 +116,8 @@ pub struct GruWeights<'a, B: Backend> {
     /// `bias_hh`: (3H).
     pub b_hh: &'a B::Buf,
     /// A reduced-precision copy of `w_hh` (see [`Backend::half_weights`]). When present,
-    /// a forward pass over a few sequences reads it instead of `w_hh`: the latency path of
-    /// inference. Backward passes ignore it.
+    /// the forward pass reads it instead of `w_hh`; callers pass it only for inference on
+    /// at most [`HALF_MAX_BATCH`] sequences. Backward passes ignore it.
     pub w_hh_half: Option<&'a B::Half>,
 }
 

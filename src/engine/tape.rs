@@ -441,7 +441,10 @@ impl<B: Backend> Tape<B> {
         // Input projections of every step at once: (D, T*B, 3H). Inference on a few
         // sequences reads half-precision weights where the parameters carry them.
         let mut xproj = self.alloc(dirs * step)?;
-        let half: Option<Vec<&B::Half>> = if !self.recording && batch <= HALF_MAX_BATCH {
+        // The one place that decides: a recorded forward must be the one its backward
+        // differentiates, and large batches are bound by arithmetic, not weight traffic.
+        let use_half = !self.recording && batch <= HALF_MAX_BATCH;
+        let half: Option<Vec<&B::Half>> = if use_half {
             (0..dirs)
                 .map(|d| params.get(layer.w_ih[d]).half.as_ref())
                 .collect()
@@ -475,12 +478,10 @@ impl<B: Backend> Tape<B> {
             .map(|d| GruWeights {
                 w_hh: &params.get(layer.w_hh[d]).value,
                 b_hh: &params.get(layer.b_hh[d]).value,
-                // Reduced precision only for inference: a recorded forward must be the
-                // one its backward differentiates.
-                w_hh_half: if self.recording {
-                    None
-                } else {
+                w_hh_half: if use_half {
                     params.get(layer.w_hh[d]).half.as_ref()
+                } else {
+                    None
                 },
             })
             .collect();

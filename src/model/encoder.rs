@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::engine::rng::Rng;
-use crate::engine::{Backend, GruDims, GruParams, IdsVar, Init, Params, Pool, Tape, Var};
+use crate::engine::{Backend, GruDims, GruParams, IdsVar, Init, ParamId, Params, Pool, Tape, Var};
 use crate::error::{Error, Result};
 
 /// GenSen's padding id.
@@ -142,6 +142,14 @@ impl Encoder {
         } else {
             config.dim()
         }
+    }
+
+    /// Every GRU weight matrix (input and recurrent, all layers and directions): the
+    /// parameters that get f16 copies for low-latency inference.
+    pub fn gru_matrices(&self) -> impl Iterator<Item = ParamId> + '_ {
+        self.layers
+            .iter()
+            .flat_map(|l| l.w_ih.iter().chain(&l.w_hh).copied())
     }
 
     /// Finds the encoder's parameters in `params` by name and checks their shapes.

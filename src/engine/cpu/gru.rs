@@ -40,15 +40,8 @@ fn pack_if_f32<F: Float>(
     n: usize,
     transposed: bool,
 ) -> Option<PackedB> {
-    (std::any::TypeId::of::<F>() == std::any::TypeId::of::<f32>()).then(|| {
-        PackedB::new_in(
-            scratch.take(k * n.next_multiple_of(16)),
-            w,
-            k,
-            n,
-            transposed,
-        )
-    })
+    (std::any::TypeId::of::<F>() == std::any::TypeId::of::<f32>())
+        .then(|| PackedB::new_in(scratch.take(PackedB::len(k, n)), w, k, n, transposed))
 }
 
 /// Whether step `t` of sequence `b` is real.
@@ -247,7 +240,9 @@ impl<F: Float> DirForward<'_, F> {
         // the weights in place (no packing pass); larger ones amortise packing over T steps.
         let is_f32 = std::any::TypeId::of::<F>() == std::any::TypeId::of::<f32>();
         let small = is_f32 && batch <= packed::SMALL_M;
-        let packed = if small {
+        // The caller decides when the f16 copy serves (see `GruWeights::w_hh_half`).
+        let half = self.w.w_hh_half.filter(|_| is_f32);
+        let packed = if small || half.is_some() {
             None
         } else {
             pack_if_f32(self.scratch, self.w.w_hh, hs, 3 * hs, true)
@@ -257,12 +252,13 @@ impl<F: Float> DirForward<'_, F> {
 
         for s in 0..seq_len {
             let t = if self.reverse { seq_len - 1 - s } else { s };
-            match (&packed, self.w.w_hh_half) {
+            match (&packed, half) {
                 (Some(p), _) => {
                     packed::gemm(&h, batch, hs, p, &mut gh, 3 * hs, false, self.threads)
                 }
-                (None, Some(half)) if small => {
-                    // SAFETY: F is f32 (`small` implies it), so the slices reinterpret exactly.
+                (None, Some(half)) => {
+                    // SAFETY: F is f32 (`half` is only kept then), so the slices
+                    // reinterpret exactly.
                     let (h32, gh32) = unsafe {
                         (
                             std::slice::from_raw_parts(h.as_ptr() as *const f32, h.len()),

@@ -23,6 +23,11 @@ pub struct PackedB {
 }
 
 impl PackedB {
+    /// Values the packed (k, n) operand occupies: whole panels, zero-padded.
+    pub fn len(k: usize, n: usize) -> usize {
+        n.div_ceil(NR) * k * NR
+    }
+
     /// Packs `op(B)` where `B` is stored row-major as (n, k) when `transposed`, else (k, n).
     pub fn new<F: Float>(b: &[F], k: usize, n: usize, transposed: bool) -> Self {
         Self::new_in(Vec::new(), b, k, n, transposed)
@@ -39,7 +44,7 @@ impl PackedB {
     ) -> Self {
         let panels = n.div_ceil(NR);
         data.clear();
-        data.resize(panels * k * NR, 0.0);
+        data.resize(Self::len(k, n), 0.0);
         for p in 0..panels {
             let panel = &mut data[p * k * NR..(p + 1) * k * NR];
             let cols = NR.min(n - p * NR);
