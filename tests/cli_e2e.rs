@@ -120,19 +120,36 @@ fn the_pipeline_through_the_command_line() {
     let npy = dir.join("vectors.npy");
     let hidden = dir.join("hidden.npy");
     let enc = encoder.to_str().unwrap();
-    ok(&[
-        "encode",
-        "--model",
-        enc,
-        "--input",
-        input.to_str().unwrap(),
-        "--output",
-        npy.to_str().unwrap(),
-        "--hidden-states",
-        hidden.to_str().unwrap(),
-        "--device",
-        "cpu",
-    ]);
+    let input_arg = input.to_str().unwrap();
+    // `gensen encode` of the sentences file with the fixture encoder: the models, then the
+    // output and any further flags.
+    let encode = |models: usize, output: &Path, extra: &[&str]| -> Output {
+        let mut args = vec!["encode"];
+        for _ in 0..models {
+            args.extend(["--model", enc]);
+        }
+        args.extend(["--input", input_arg, "--output", output.to_str().unwrap()]);
+        args.extend(extra);
+        gensen(&args)
+    };
+    let encode_ok = |models: usize, output: &Path, extra: &[&str]| {
+        let out = encode(models, output, extra);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            out.status.success(),
+            "gensen encode {extra:?} failed:\n{stderr}"
+        );
+    };
+    encode_ok(
+        1,
+        &npy,
+        &[
+            "--hidden-states",
+            hidden.to_str().unwrap(),
+            "--device",
+            "cpu",
+        ],
+    );
     let (shape, values) = read_npy(&npy);
     let mut api = GenSen::load(&encoder, DeviceChoice::Cpu, 2).unwrap();
     let rep = api
@@ -146,15 +163,7 @@ fn the_pipeline_through_the_command_line() {
 
     // Text formats carry the same numbers.
     let jsonl = dir.join("vectors.jsonl");
-    ok(&[
-        "encode",
-        "--model",
-        enc,
-        "--input",
-        input.to_str().unwrap(),
-        "--output",
-        jsonl.to_str().unwrap(),
-    ]);
+    encode_ok(1, &jsonl, &[]);
     let lines: Vec<serde_json::Value> = std::fs::read_to_string(&jsonl)
         .unwrap()
         .lines()
@@ -170,15 +179,7 @@ fn the_pipeline_through_the_command_line() {
         .collect();
     assert_eq!(v0, rep.sentence_vector(0));
     let tsv = dir.join("vectors.tsv");
-    ok(&[
-        "encode",
-        "--model",
-        enc,
-        "--input",
-        input.to_str().unwrap(),
-        "--output",
-        tsv.to_str().unwrap(),
-    ]);
+    encode_ok(1, &tsv, &[]);
     assert_eq!(
         std::fs::read_to_string(&tsv).unwrap().lines().count(),
         sentences.len()
@@ -186,17 +187,7 @@ fn the_pipeline_through_the_command_line() {
 
     // An ensemble of the same model twice doubles the dimension.
     let twice = dir.join("twice.npy");
-    ok(&[
-        "encode",
-        "--model",
-        enc,
-        "--model",
-        enc,
-        "--input",
-        input.to_str().unwrap(),
-        "--output",
-        twice.to_str().unwrap(),
-    ]);
+    encode_ok(2, &twice, &[]);
     let (tshape, tvalues) = read_npy(&twice);
     assert_eq!(tshape, vec![sentences.len(), 2 * rep.dim]);
     assert_eq!(&tvalues[rep.dim..2 * rep.dim], rep.sentence_vector(0));
@@ -204,21 +195,11 @@ fn the_pipeline_through_the_command_line() {
     // f16 weights on batches of one: the same vectors up to the weights' rounding, and
     // through the API with the same setting, identical.
     let half = dir.join("half.npy");
-    ok(&[
-        "encode",
-        "--model",
-        enc,
-        "--input",
-        input.to_str().unwrap(),
-        "--output",
-        half.to_str().unwrap(),
-        "--batch-size",
-        "1",
-        "--weights",
-        "f16",
-        "--device",
-        "cpu",
-    ]);
+    encode_ok(
+        1,
+        &half,
+        &["--batch-size", "1", "--weights", "f16", "--device", "cpu"],
+    );
     let (hshape, hvalues) = read_npy(&half);
     assert_eq!(hshape, shape);
     let worst = hvalues
@@ -234,17 +215,7 @@ fn the_pipeline_through_the_command_line() {
     };
     let rep16 = api.get_representation(&sentences, &one_by_one).unwrap();
     assert_eq!(hvalues, rep16.sentence);
-    let out = gensen(&[
-        "encode",
-        "--model",
-        enc,
-        "--input",
-        input.to_str().unwrap(),
-        "--output",
-        half.to_str().unwrap(),
-        "--weights",
-        "f8",
-    ]);
+    let out = encode(1, &half, &["--weights", "f8"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("f8"));
 
