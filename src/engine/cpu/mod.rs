@@ -379,20 +379,31 @@ impl<F: Float> Backend for Cpu<F> {
             ));
         }
         let x32: Vec<f32> = x[..rows * k].iter().map(|v| v.to_f64() as f32).collect();
-        let mut blocks: Vec<Vec<f32>> = w.iter().map(|h| vec![0.0f32; rows * h.n]).collect();
-        let run = |h: &half::HalfPanels, block: &mut Vec<f32>| {
-            half::gemm_nt(&x32, rows, k, h, block, h.n)
-        };
-        if self.threads >= 2 && w.len() == 2 {
-            let (b0, b1) = blocks.split_at_mut(1);
-            rayon::join(|| run(w[0], &mut b0[0]), || run(w[1], &mut b1[0]));
+        // f32 results go straight into `out`; f64 (gradient checks) through a copy.
+        let is_f32 = std::any::TypeId::of::<F>() == std::any::TypeId::of::<f32>();
+        let mut widened = Vec::new();
+        let out32: &mut [f32] = if is_f32 {
+            // SAFETY: F is f32 (checked above), so the slice reinterprets exactly.
+            unsafe { std::slice::from_raw_parts_mut(out.as_mut_ptr() as *mut f32, total) }
         } else {
-            for (h, block) in w.iter().zip(&mut blocks) {
+            widened.resize(total, 0.0f32);
+            &mut widened
+        };
+        let run =
+            |h: &half::HalfPanels, block: &mut [f32]| half::gemm_nt(&x32, rows, k, h, block, h.n);
+        if self.threads >= 2 && w.len() == 2 {
+            let (b0, b1) = out32.split_at_mut(rows * w[0].n);
+            rayon::join(|| run(w[0], b0), || run(w[1], b1));
+        } else {
+            let mut rest = out32;
+            for h in w {
+                let (block, tail) = rest.split_at_mut(rows * h.n);
                 run(h, block);
+                rest = tail;
             }
         }
-        for (o, v) in out.iter_mut().zip(blocks.iter().flatten()) {
-            *o = F::from_f32(*v);
+        for (o, &v) in out.iter_mut().zip(&widened) {
+            *o = F::from_f32(v);
         }
         Ok(())
     }
@@ -719,6 +730,43 @@ pub fn clip_scale(norm_sq: f64, max_norm: f64) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn half_projection_fills_each_direction_block_on_any_float_and_thread_count() {
+        let mut rng = rng::Rng::new(8);
+        let (rows, k, n) = (5, 12, 36);
+        let x: Vec<f32> = (0..rows * k).map(|_| rng.uniform(-1.0, 1.0)).collect();
+        let ws: Vec<Vec<f32>> = (0..2)
+            .map(|_| (0..n * k).map(|_| rng.uniform(-0.5, 0.5)).collect())
+            .collect();
+        let panels: Vec<half::HalfPanels> = ws
+            .iter()
+            .map(|w| half::HalfPanels::new(w, n, k).unwrap())
+            .collect();
+        let refs: Vec<&half::HalfPanels> = panels.iter().collect();
+        // Reference: each block by the kernel alone.
+        let mut want = vec![0.0f32; 2 * rows * n];
+        for (d, p) in panels.iter().enumerate() {
+            half::gemm_nt(&x, rows, k, p, &mut want[d * rows * n..], n);
+        }
+        for threads in [1, 2] {
+            let mut out = vec![f32::NAN; 2 * rows * n];
+            Cpu::<f32>::new(threads)
+                .project_half(&x, rows, &refs, &mut out)
+                .unwrap();
+            assert_eq!(out, want, "f32, {threads} threads");
+            let x64: Vec<f64> = x.iter().map(|&v| v as f64).collect();
+            let mut out64 = vec![f64::NAN; 2 * rows * n];
+            Cpu::<f64>::new(threads)
+                .project_half(&x64, rows, &refs, &mut out64)
+                .unwrap();
+            assert!(out64.iter().zip(&want).all(|(&a, &b)| a == b as f64));
+        }
+        let mut short = vec![0.0f32; rows * n];
+        assert!(Cpu::<f32>::new(1)
+            .project_half(&x, rows, &refs, &mut short)
+            .is_err());
+    }
 
     #[test]
     fn scratch_hands_out_the_smallest_buffer_that_fits() {
