@@ -43,23 +43,33 @@ impl PackedB {
         transposed: bool,
     ) -> Self {
         let panels = n.div_ceil(NR);
-        data.clear();
-        data.resize(Self::len(k, n), 0.0);
+        // Every value is overwritten below, so a reused buffer is not cleared first (a
+        // 12.6 MB fill costs as much as the packing itself); only a partial last panel
+        // needs its padding zeroed.
+        let len = Self::len(k, n);
+        data.truncate(len);
+        data.resize(len, 0.0);
         for p in 0..panels {
             let panel = &mut data[p * k * NR..(p + 1) * k * NR];
             let cols = NR.min(n - p * NR);
+            if cols < NR {
+                panel.fill(0.0);
+            }
             if transposed {
-                // Column j of the panel is row p*16+j of B: read each row sequentially and
-                // scatter it down its column; the 16 columns of a k-block of the panel
-                // share cache lines, so the writes combine in L1.
-                const KB: usize = 256;
-                for k0 in (0..k).step_by(KB) {
-                    let k1 = (k0 + KB).min(k);
+                // Column j of the panel is row p*16+j of B. Tiles of 16 x 16 go through a
+                // small transpose on the stack: sixteen short sequential reads, then one
+                // contiguous 1 KB write, instead of scattered single-value stores.
+                for k0 in (0..k).step_by(NR) {
+                    let kb = NR.min(k - k0);
+                    let mut tile = [[0.0f32; NR]; NR]; // tile[kk][j]
                     for j in 0..cols {
-                        let row = &b[(p * NR + j) * k + k0..(p * NR + j) * k + k1];
+                        let row = &b[(p * NR + j) * k + k0..(p * NR + j) * k + k0 + kb];
                         for (kk, &v) in row.iter().enumerate() {
-                            panel[(k0 + kk) * NR + j] = v.to_f32();
+                            tile[kk][j] = v.to_f32();
                         }
+                    }
+                    for (kk, t) in tile.iter().take(kb).enumerate() {
+                        panel[(k0 + kk) * NR..(k0 + kk + 1) * NR].copy_from_slice(t);
                     }
                 }
             } else {
@@ -292,14 +302,22 @@ unsafe fn gemm_avx512(
                     acc[r][1] = _mm512_fmadd_ps(av, b1, acc[r][1]);
                 }
             }
+            // Masked stores write the `cols` real columns straight into C.
+            let mask = |lo: usize| -> __mmask16 {
+                let n = cols.saturating_sub(lo).min(NR);
+                ((1u32 << n) - 1) as __mmask16
+            };
+            let (m0, m1) = (mask(0), mask(NR));
             for (r, acc_r) in acc.iter().enumerate().take(rows) {
-                let mut tmp = [0.0f32; 2 * NR];
-                _mm512_storeu_ps(tmp.as_mut_ptr(), acc_r[0]);
-                _mm512_storeu_ps(tmp.as_mut_ptr().add(NR), acc_r[1]);
                 let out = &mut c[(i0 + r) * ldc + p * NR..(i0 + r) * ldc + p * NR + cols];
-                for (o, &v) in out.iter_mut().zip(&tmp) {
-                    *o = if accumulate { *o + v } else { v };
+                let (o0, o1) = (out.as_mut_ptr(), out.as_mut_ptr().add(NR));
+                let (mut v0, mut v1) = (acc_r[0], acc_r[1]);
+                if accumulate {
+                    v0 = _mm512_add_ps(v0, _mm512_maskz_loadu_ps(m0, o0));
+                    v1 = _mm512_add_ps(v1, _mm512_maskz_loadu_ps(m1, o1));
                 }
+                _mm512_mask_storeu_ps(o0, m0, v0);
+                _mm512_mask_storeu_ps(o1, m1, v1);
             }
             i0 += rows;
         }
