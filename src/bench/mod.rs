@@ -44,16 +44,48 @@ pub fn quantile(sorted: &[f64], q: f64) -> f64 {
     sorted[i]
 }
 
-/// GFLOP/s of the CPU backend's GEMM on (m, n, k), `B` transposed as in a linear layer.
+/// Random operands for one GEMM shape on the CPU backend, `B` transposed as in a linear
+/// layer, ready to be timed one product at a time.
+pub struct GemmBench {
+    cpu: Cpu<f32>,
+    gemm: Gemm,
+    a: Vec<f32>,
+    b: Vec<f32>,
+    c: Vec<f32>,
+    /// Floating-point operations of one product.
+    pub flops: f64,
+}
+
+impl GemmBench {
+    pub fn new(threads: usize, m: usize, n: usize, k: usize) -> Self {
+        let mut rng = Rng::new(1);
+        let mut fill = |len: usize| (0..len).map(|_| rng.uniform(-1.0, 1.0)).collect();
+        GemmBench {
+            cpu: Cpu::new(threads),
+            gemm: Gemm::new(m, n, k, false, true),
+            a: fill(m * k),
+            b: fill(n * k),
+            c: vec![0.0; m * n],
+            flops: 2.0 * (m * n * k) as f64,
+        }
+    }
+
+    /// Wall time in seconds of one product.
+    pub fn run(&mut self) -> Result<f64> {
+        let start = Instant::now();
+        self.cpu.gemm(&self.gemm, &self.a, &self.b, &mut self.c)?;
+        Ok(start.elapsed().as_secs_f64())
+    }
+}
+
+/// GFLOP/s of the CPU backend's GEMM on (m, n, k), `B` transposed as in a linear layer:
+/// the best of `reps` products after a warm-up.
 pub fn gemm_gflops(threads: usize, m: usize, n: usize, k: usize, reps: usize) -> Result<f64> {
-    let cpu = Cpu::<f32>::new(threads);
-    let mut rng = Rng::new(1);
-    let a: Vec<f32> = (0..m * k).map(|_| rng.uniform(-1.0, 1.0)).collect();
-    let b: Vec<f32> = (0..n * k).map(|_| rng.uniform(-1.0, 1.0)).collect();
-    let mut c = vec![0.0f32; m * n];
-    let g = Gemm::new(m, n, k, false, true);
-    let secs = best_of(reps, || cpu.gemm(&g, &a, &b, &mut c))?;
-    Ok(2.0 * (m * n * k) as f64 / secs / 1e9)
+    let mut g = GemmBench::new(threads, m, n, k);
+    g.run()?;
+    let secs =
+        (0..reps.max(1)).try_fold(f64::INFINITY, |b, _| Ok::<_, crate::Error>(b.min(g.run()?)))?;
+    Ok(g.flops / secs / 1e9)
 }
 
 /// Floating-point operations of one encoder layer's forward pass (GEMMs only; the gate
@@ -82,8 +114,87 @@ pub struct EncoderTiming {
     pub forward_flops: f64,
 }
 
+/// An encoder, its parameters and a batch of random tokens of full length, ready to be
+/// timed one pass at a time (so that callers can interleave passes with other
+/// measurements).
+pub struct EncoderBench<B: Backend> {
+    backend: B,
+    params: Params<B>,
+    encoder: Encoder,
+    tape: Tape<B>,
+    ids: Vec<u32>,
+    lens: Vec<u32>,
+    seed: Vec<f32>,
+    batch: usize,
+    seq_len: usize,
+    /// Floating-point operations of one forward pass (GEMMs only).
+    pub forward_flops: f64,
+}
+
+impl<B: Backend> EncoderBench<B> {
+    pub fn new(backend: B, config: &EncoderConfig, batch: usize, seq_len: usize) -> Result<Self> {
+        let mut rng = Rng::new(2);
+        let mut params = Params::new(backend.clone());
+        let encoder = Encoder::init(&mut params, config.clone(), &mut rng)?;
+        params.enable_training()?;
+        let ids = (0..batch * seq_len)
+            .map(|_| 4 + rng.below(config.vocab - 4) as u32)
+            .collect();
+        Ok(EncoderBench {
+            tape: Tape::new(backend.clone()),
+            backend,
+            params,
+            encoder,
+            ids,
+            lens: vec![seq_len as u32; batch],
+            seed: vec![1e-3f32; batch * config.dim()],
+            batch,
+            seq_len,
+            forward_flops: encoder_forward_flops(config, batch, seq_len),
+        })
+    }
+
+    /// Wall time in seconds of one forward pass without recording, to the sentence
+    /// vectors.
+    pub fn forward(&mut self) -> Result<f64> {
+        let start = Instant::now();
+        self.tape.set_recording(false);
+        self.tape.reset();
+        let input = SeqInput {
+            ids: &self.ids,
+            lens: &self.lens,
+            seq_len: self.seq_len,
+            batch: self.batch,
+        };
+        let enc = self.encoder.forward(&mut self.tape, &self.params, input)?;
+        self.encoder.sentence(&mut self.tape, &enc, Pool::Last)?;
+        self.backend.synchronize()?;
+        Ok(start.elapsed().as_secs_f64())
+    }
+
+    /// Wall time in seconds of one recorded forward pass and its backward pass.
+    pub fn forward_backward(&mut self) -> Result<f64> {
+        let start = Instant::now();
+        self.tape.set_recording(true);
+        self.tape.reset();
+        self.params.zero_grads()?;
+        let input = SeqInput {
+            ids: &self.ids,
+            lens: &self.lens,
+            seq_len: self.seq_len,
+            batch: self.batch,
+        };
+        let enc = self.encoder.forward(&mut self.tape, &self.params, input)?;
+        let v = self.encoder.sentence(&mut self.tape, &enc, Pool::Last)?;
+        self.tape.add_grad(v, &self.seed)?;
+        self.tape.backward(&mut self.params)?;
+        self.backend.synchronize()?;
+        Ok(start.elapsed().as_secs_f64())
+    }
+}
+
 /// Times the encoder's forward pass (no recording) and forward plus backward on random
-/// tokens of full length.
+/// tokens of full length: the best of `reps` runs after a warm-up.
 pub fn encoder<B: Backend>(
     backend: B,
     config: &EncoderConfig,
@@ -92,49 +203,21 @@ pub fn encoder<B: Backend>(
     reps: usize,
     with_backward: bool,
 ) -> Result<EncoderTiming> {
-    let mut rng = Rng::new(2);
-    let mut params = Params::new(backend.clone());
-    let encoder = Encoder::init(&mut params, config.clone(), &mut rng)?;
-    params.enable_training()?;
-    let ids: Vec<u32> = (0..batch * seq_len)
-        .map(|_| 4 + rng.below(config.vocab - 4) as u32)
-        .collect();
-    let lens = vec![seq_len as u32; batch];
-    let input = SeqInput {
-        ids: &ids,
-        lens: &lens,
-        seq_len,
-        batch,
+    let mut bench = EncoderBench::new(backend, config, batch, seq_len)?;
+    let best = |f: &mut dyn FnMut() -> Result<f64>| -> Result<f64> {
+        f()?;
+        (0..reps.max(1)).try_fold(f64::INFINITY, |b, _| Ok(b.min(f()?)))
     };
-    let mut tape = Tape::new(backend.clone());
-
-    tape.set_recording(false);
-    let forward_s = best_of(reps, || {
-        tape.reset();
-        let enc = encoder.forward(&mut tape, &params, input)?;
-        encoder.sentence(&mut tape, &enc, Pool::Last)?;
-        backend.synchronize()
-    })?;
-
+    let forward_s = best(&mut || bench.forward())?;
     let forward_backward_s = if with_backward {
-        tape.set_recording(true);
-        let seed = vec![1e-3f32; batch * config.dim()];
-        best_of(reps, || {
-            tape.reset();
-            params.zero_grads()?;
-            let enc = encoder.forward(&mut tape, &params, input)?;
-            let v = encoder.sentence(&mut tape, &enc, Pool::Last)?;
-            tape.add_grad(v, &seed)?;
-            tape.backward(&mut params)?;
-            backend.synchronize()
-        })?
+        best(&mut || bench.forward_backward())?
     } else {
         f64::NAN
     };
     Ok(EncoderTiming {
         forward_s,
         forward_backward_s,
-        forward_flops: encoder_forward_flops(config, batch, seq_len),
+        forward_flops: bench.forward_flops,
     })
 }
 
@@ -151,6 +234,9 @@ pub fn gensen_encoder_config(vocab: usize) -> EncoderConfig {
     }
 }
 
+/// Rounds of the engine benchmark, each one reference GEMM before each encoder pass.
+const ENGINE_ROUNDS: usize = 6;
+
 /// Formats the engine benchmark: GEMM rates on GenSen's shapes and the encoder's speed,
 /// each against a large square GEMM measured in the same run.
 pub fn engine_report(threads: usize) -> Result<String> {
@@ -160,7 +246,23 @@ pub fn engine_report(threads: usize) -> Result<String> {
         let _ = writeln!(out, "{line}");
     };
     w(&mut out, format!("threads: {threads}"));
-    let square = gemm_gflops(threads, 1536, 1536, 1536, 5)?;
+    // The reference and the encoder passes alternate, each keeping its best, so that both
+    // are measured under the same conditions on a shared machine whose speed drifts.
+    let mut square = GemmBench::new(threads, 1536, 1536, 1536);
+    let config = gensen_encoder_config(20000);
+    let cpu = Cpu::<f32>::new(threads);
+    let mut enc = EncoderBench::new(cpu.clone(), &config, 64, 32)?;
+    let (mut sq_s, mut fwd_s, mut fb_s) = (f64::INFINITY, f64::INFINITY, f64::INFINITY);
+    square.run()?;
+    enc.forward()?;
+    enc.forward_backward()?;
+    for _ in 0..ENGINE_ROUNDS {
+        sq_s = sq_s.min(square.run()?);
+        fwd_s = fwd_s.min(enc.forward()?);
+        sq_s = sq_s.min(square.run()?);
+        fb_s = fb_s.min(enc.forward_backward()?);
+    }
+    let square = square.flops / sq_s / 1e9;
     w(
         &mut out,
         format!("gemm 1536^3 (reference)                {square:7.1} GFLOP/s"),
@@ -179,22 +281,20 @@ pub fn engine_report(threads: usize) -> Result<String> {
             ),
         );
     }
-    let config = gensen_encoder_config(20000);
-    let cpu = Cpu::<f32>::new(threads);
-    let t = encoder(cpu.clone(), &config, 64, 32, 6, true)?;
-    let fwd = t.forward_flops / t.forward_s / 1e9;
+    let fwd = enc.forward_flops / fwd_s / 1e9;
     // Backward costs two GEMMs for every forward one (input and weight gradients).
-    let fwd_bwd = 3.0 * t.forward_flops / t.forward_backward_s / 1e9;
+    let fwd_bwd = 3.0 * enc.forward_flops / fb_s / 1e9;
     w(&mut out, format!(
         "encoder forward  batch 64 x 32 tokens {:8.1} ms {fwd:7.1} GFLOP/s  ratio {:.2} (goal >= 0.90)",
-        t.forward_s * 1e3,
+        fwd_s * 1e3,
         fwd / square
     ));
     w(&mut out, format!(
         "encoder fwd+bwd  batch 64 x 32 tokens {:8.1} ms {fwd_bwd:7.1} GFLOP/s  ratio {:.2} (goal >= 0.80)",
-        t.forward_backward_s * 1e3,
+        fb_s * 1e3,
         fwd_bwd / square
     ));
+    drop(enc);
     let one = encoder(cpu, &config, 1, 20, 10, false)?;
     let weight_bytes = 2.0 * 3.0 * 1024.0 * 1024.0 * 4.0;
     w(&mut out, format!(
