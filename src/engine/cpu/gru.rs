@@ -176,7 +176,17 @@ pub fn forward<F: Float>(
     };
     let out_ptr = SharedMut(out.as_mut_ptr());
     let lens = lens.map(|l| l.as_slice());
-    let (concurrent, per_dir_threads) = split_threads(threads, dirs);
+    // A few sequences (the latency path) stream the recurrent weights at every step: the
+    // directions then run one after the other, each step's product split over the
+    // threads, so that one direction's weights (12.6 MB in f32 at GenSen's size) rather
+    // than both compete for the L3 cache.
+    let is_f32 = std::any::TypeId::of::<F>() == std::any::TypeId::of::<f32>();
+    let few = is_f32 && (batch <= packed::SMALL_M || weights.iter().any(|w| w.w_hh_half.is_some()));
+    let (concurrent, per_dir_threads) = if few {
+        (false, threads)
+    } else {
+        split_threads(threads, dirs)
+    };
 
     let run_dir = |d: usize, saved: Option<&mut [F]>| -> Result<()> {
         let dir = DirForward {
@@ -199,10 +209,19 @@ pub fn forward<F: Float>(
         let (r0, r1) = rayon::join(|| run_dir(0, s0), || run_dir(1, s1));
         r0.and(r1)
     } else {
-        for (d, s) in saved_parts.into_iter().enumerate() {
-            run_dir(d, s)?;
+        let sequential = || -> Result<()> {
+            for (d, s) in saved_parts.into_iter().enumerate() {
+                run_dir(d, s)?;
+            }
+            Ok(())
+        };
+        if few && threads >= 2 {
+            // Inside the pool, each step's split joins between its workers without a
+            // hand-off from this thread.
+            rayon::scope(|_| sequential())
+        } else {
+            sequential()
         }
-        Ok(())
     }
 }
 
@@ -262,27 +281,19 @@ impl<F: Float> DirForward<'_, F> {
                 (None, Some(half)) => {
                     // SAFETY: F is f32 (`half` is only kept then), so the slices
                     // reinterpret exactly.
-                    let (h32, gh32) = unsafe {
-                        (
-                            std::slice::from_raw_parts(h.as_ptr() as *const f32, h.len()),
-                            std::slice::from_raw_parts_mut(gh.as_mut_ptr() as *mut f32, gh.len()),
-                        )
-                    };
-                    half::gemm_nt(h32, batch, hs, half, gh32, 3 * hs);
+                    let (h32, gh32) = unsafe { (slice_f32(&h), slice_f32_mut(&mut gh)) };
+                    few_rows_step(self.threads, h32, batch, hs, FewWeights::Half(half), gh32);
                 }
                 (None, _) if small => {
                     // SAFETY: F is f32 (`small` implies it), so the slices reinterpret exactly.
                     let (h32, w32, gh32) = unsafe {
                         (
-                            std::slice::from_raw_parts(h.as_ptr() as *const f32, h.len()),
-                            std::slice::from_raw_parts(
-                                self.w.w_hh.as_ptr() as *const f32,
-                                self.w.w_hh.len(),
-                            ),
-                            std::slice::from_raw_parts_mut(gh.as_mut_ptr() as *mut f32, gh.len()),
+                            slice_f32(&h),
+                            slice_f32(self.w.w_hh),
+                            slice_f32_mut(&mut gh),
                         )
                     };
-                    packed::gemm_nt_small(h32, batch, hs, w32, 3 * hs, hs, gh32, 3 * hs);
+                    few_rows_step(self.threads, h32, batch, hs, FewWeights::F32(w32), gh32);
                 }
                 (None, _) => gemm::run(&recurrent, &h, self.w.w_hh, &mut gh, self.threads)?,
             }
@@ -315,13 +326,13 @@ impl<F: Float> DirForward<'_, F> {
                         let saved = saving.then_some(saved_row);
                         cell_forward_avx512(
                             hs,
-                            cast(xp),
-                            ex.map(|e| cast(e)),
-                            cast(ghb),
-                            cast(b_hh),
-                            cast_mut(hb),
-                            cast_mut(out_row),
-                            saved.map(|s| cast_mut(s)),
+                            slice_f32(xp),
+                            ex.map(|e| slice_f32(e)),
+                            slice_f32(ghb),
+                            slice_f32(b_hh),
+                            slice_f32_mut(hb),
+                            slice_f32_mut(out_row),
+                            saved.map(|s| slice_f32_mut(s)),
                         );
                     }
                     continue;
@@ -335,6 +346,60 @@ impl<F: Float> DirForward<'_, F> {
         }
         Ok(())
     }
+}
+
+/// The recurrent weights as the latency path reads them each step, in place.
+#[derive(Clone, Copy)]
+enum FewWeights<'a> {
+    /// `W_hh` (3H, H) row-major.
+    F32(&'a [f32]),
+    Half(&'a half::HalfPanels),
+}
+
+/// `gh (batch, 3H) = h W_hh^T` for a few sequences. With two or more threads the columns
+/// are split in two, so that each thread streams half of the weights.
+fn few_rows_step(
+    threads: usize,
+    h: &[f32],
+    batch: usize,
+    hs: usize,
+    w: FewWeights<'_>,
+    gh: &mut [f32],
+) {
+    let n = 3 * hs;
+    let product = |cols: std::ops::Range<usize>, out: &mut [f32], ld: usize| match w {
+        FewWeights::F32(w) => {
+            let w = &w[cols.start * hs..];
+            packed::gemm_nt_small(h, batch, hs, w, cols.len(), hs, out, ld)
+        }
+        FewWeights::Half(w) => half::gemm_nt_cols(h, batch, hs, w, cols, out, ld),
+    };
+    let mid = match w {
+        FewWeights::F32(_) => n / 2,
+        FewWeights::Half(_) => n.div_ceil(half::PANEL) / 2 * half::PANEL,
+    };
+    // Below a few hundred KB of weights a thread hand-off costs more than it saves.
+    if threads >= 2 && n * hs >= 1 << 16 {
+        packed::split_columns(batch, n, mid, gh, n, product);
+    } else {
+        product(0..n, gh, n);
+    }
+}
+
+/// Reinterprets a slice of `F` as `f32`.
+///
+/// # Safety
+/// `F` must be `f32`.
+unsafe fn slice_f32<F: Float>(s: &[F]) -> &[f32] {
+    std::slice::from_raw_parts(s.as_ptr() as *const f32, s.len())
+}
+
+/// The mutable form of [`slice_f32`].
+///
+/// # Safety
+/// `F` must be `f32`.
+unsafe fn slice_f32_mut<F: Float>(s: &mut [F]) -> &mut [f32] {
+    std::slice::from_raw_parts_mut(s.as_mut_ptr() as *mut f32, s.len())
 }
 
 /// The fused gate pass of one sequence at one step; updates `h` in place and writes the
@@ -372,24 +437,6 @@ fn cell_forward<F: Float>(
         sn[j] = n;
         shn[j] = hn;
     }
-}
-
-/// Reinterprets a slice of `F` as `f32`.
-///
-/// # Safety
-/// `F` must be `f32`.
-#[cfg(target_arch = "x86_64")]
-unsafe fn cast<F: Float>(s: &[F]) -> &[f32] {
-    std::slice::from_raw_parts(s.as_ptr() as *const f32, s.len())
-}
-
-/// The mutable form of [`cast`].
-///
-/// # Safety
-/// `F` must be `f32`.
-#[cfg(target_arch = "x86_64")]
-unsafe fn cast_mut<F: Float>(s: &mut [F]) -> &mut [f32] {
-    std::slice::from_raw_parts_mut(s.as_mut_ptr() as *mut f32, s.len())
 }
 
 /// [`cell_forward`] sixteen lanes at a time with AVX-512 (a masked tail covers any
@@ -823,6 +870,111 @@ mod tests {
                 .for_each(|(s, v)| *s = v);
         }
         (next, saved)
+    }
+
+    /// Forward of both directions over `batch` sequences (hidden `hs`, lengths `lens`,
+    /// time-major xproj (D, T, B, 3H)) on `threads` threads; returns `out`.
+    #[allow(clippy::too_many_arguments)]
+    fn run_forward(
+        threads: usize,
+        seq_len: usize,
+        batch: usize,
+        hs: usize,
+        w_hh: &[Vec<f32>],
+        b_hh: &Vec<f32>,
+        half: Option<&[half::HalfPanels]>,
+        xproj: &[f32],
+        lens: &[u32],
+    ) -> Vec<f32> {
+        let weights: Vec<GruWeights<'_, Cpu<f32>>> = (0..2)
+            .map(|d| GruWeights {
+                w_hh: &w_hh[d],
+                b_hh,
+                w_hh_half: half.map(|h| &h[d]),
+            })
+            .collect();
+        let mut out = vec![f32::NAN; seq_len * batch * 2 * hs];
+        let xproj = xproj.to_vec();
+        let lens = lens.to_vec();
+        let args = GruForward {
+            dims: GruDims {
+                seq_len,
+                batch,
+                hidden: hs,
+                dirs: 2,
+            },
+            weights: &weights,
+            xproj: &xproj,
+            extra: None,
+            h0: None,
+            lens: Some(&lens),
+            out: &mut out,
+            saved: None,
+        };
+        forward(threads, &Scratch::default(), args).unwrap();
+        out
+    }
+
+    /// The latency path (a few sequences: directions one after the other, each step's
+    /// product split over two threads, f32 or f16 weights read in place) gives what the
+    /// batched path (directions concurrent, packed weights) gives for the same sequences.
+    #[test]
+    fn few_sequence_path_matches_the_batched_path() {
+        let mut rng = Rng::new(12);
+        // 3H x H = 76800 weights: large enough for the per-step split.
+        let (seq_len, hs, big, few) = (4, 160, 6, 3);
+        let w_hh: Vec<Vec<f32>> = (0..2)
+            .map(|_| (0..3 * hs * hs).map(|_| rng.uniform(-0.1, 0.1)).collect())
+            .collect();
+        let b_hh: Vec<f32> = (0..3 * hs).map(|_| rng.uniform(-0.1, 0.1)).collect();
+        // xproj for `big` sequences, and the same values for the first `few` of them.
+        let step = 3 * hs;
+        let xp_big: Vec<f32> = (0..2 * seq_len * big * step)
+            .map(|_| rng.uniform(-1.0, 1.0))
+            .collect();
+        let mut xp_few = Vec::new();
+        for d in 0..2 {
+            for t in 0..seq_len {
+                let row = (d * seq_len + t) * big * step;
+                xp_few.extend_from_slice(&xp_big[row..row + few * step]);
+            }
+        }
+        let lens_big = [4, 2, 3, 4, 1, 4];
+        let batched = run_forward(2, seq_len, big, hs, &w_hh, &b_hh, None, &xp_big, &lens_big);
+        let halves: Vec<half::HalfPanels> = w_hh
+            .iter()
+            .map(|w| half::HalfPanels::new(w, 3 * hs, hs).unwrap())
+            .collect();
+        for threads in [1, 2] {
+            for half in [None, Some(&halves[..])] {
+                let got = run_forward(
+                    threads,
+                    seq_len,
+                    few,
+                    hs,
+                    &w_hh,
+                    &b_hh,
+                    half,
+                    &xp_few,
+                    &lens_big[..few],
+                );
+                // f16 weights round each to 11 significant bits.
+                let tol = if half.is_some() { 2e-3 } else { 1e-5 };
+                for t in 0..seq_len {
+                    for b in 0..few {
+                        for j in 0..2 * hs {
+                            let g = got[(t * few + b) * 2 * hs + j];
+                            let w = batched[(t * big + b) * 2 * hs + j];
+                            assert!(
+                                (g - w).abs() <= tol,
+                                "threads {threads} half {}: out[{t}, {b}, {j}] = {g}, want {w}",
+                                half.is_some()
+                            );
+                        }
+                    }
+                }
+            }
+        }
     }
 
     /// Every form of the gate pass this CPU runs (portable, and AVX-512 with its masked

@@ -22,7 +22,7 @@ use half::f16;
 use crate::error::{Error, Result};
 
 /// Output columns per panel: eight AVX registers of eight lanes.
-const PANEL: usize = 64;
+pub const PANEL: usize = 64;
 
 /// A (n, k) weight matrix in f16, packed for [`gemm_nt`].
 #[derive(Clone, Debug)]
@@ -87,11 +87,29 @@ impl HalfPanels {
 /// Meant for a few rows (the state of one or a few sentences); each row pair reads the
 /// weights once.
 pub fn gemm_nt(a: &[f32], m: usize, lda: usize, w: &HalfPanels, c: &mut [f32], ldc: usize) {
+    gemm_nt_cols(a, m, lda, w, 0..w.n, c, ldc);
+}
+
+/// The columns `cols` of [`gemm_nt`]'s C, written to `c` whose column 0 is `cols.start`;
+/// `cols.start` must be a multiple of [`PANEL`] and `cols.end` one too or `n`.
+pub fn gemm_nt_cols(
+    a: &[f32],
+    m: usize,
+    lda: usize,
+    w: &HalfPanels,
+    cols: std::ops::Range<usize>,
+    c: &mut [f32],
+    ldc: usize,
+) {
     let (n, k) = (w.n, w.k);
-    if m == 0 {
+    assert!(cols.start.is_multiple_of(PANEL) && (cols.end.is_multiple_of(PANEL) || cols.end == n));
+    assert!(cols.start <= cols.end && cols.end <= n);
+    let width = cols.len();
+    if m == 0 || width == 0 {
         return;
     }
-    assert!(a.len() >= (m - 1) * lda + k && c.len() >= (m - 1) * ldc + n);
+    assert!(a.len() >= (m - 1) * lda + k && c.len() >= (m - 1) * ldc + width);
+    let panels = cols.start / PANEL..cols.end.div_ceil(PANEL);
     #[cfg(target_arch = "x86_64")]
     if std::arch::is_x86_feature_detected!("avx2")
         && std::arch::is_x86_feature_detected!("fma")
@@ -101,16 +119,16 @@ pub fn gemm_nt(a: &[f32], m: usize, lda: usize, w: &HalfPanels, c: &mut [f32], l
         // were asserted above and the panels hold ceil(n / 64) * k * 64 values.
         unsafe {
             match m {
-                1 => one_row(a, w, c),
-                2 => two_rows(a, lda, w, c, ldc),
-                _ => many_rows(a, m, lda, w, c, ldc),
+                1 => one_row(a, w, panels, c),
+                2 => two_rows(a, lda, w, panels, c, ldc),
+                _ => many_rows(a, m, lda, w, panels, c, ldc),
             }
         }
         return;
     }
     for i in 0..m {
-        for j in 0..n {
-            c[i * ldc + j] = (0..k).map(|kk| a[i * lda + kk] * w.get(j, kk)).sum();
+        for j in cols.clone() {
+            c[i * ldc + j - cols.start] = (0..k).map(|kk| a[i * lda + kk] * w.get(j, kk)).sum();
         }
     }
 }
@@ -119,11 +137,12 @@ pub fn gemm_nt(a: &[f32], m: usize, lda: usize, w: &HalfPanels, c: &mut [f32], l
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma,f16c")]
 #[allow(clippy::needless_range_loop)]
-unsafe fn one_row(a: &[f32], w: &HalfPanels, c: &mut [f32]) {
+unsafe fn one_row(a: &[f32], w: &HalfPanels, panels: std::ops::Range<usize>, c: &mut [f32]) {
     use std::arch::x86_64::*;
     let (n, k) = (w.n, w.k);
     let wp = w.data.as_ptr();
-    for p in 0..n.div_ceil(PANEL) {
+    let base = panels.start * PANEL;
+    for p in panels {
         let panel = wp.add(p * k * PANEL);
         let mut acc = [_mm256_setzero_ps(); 8];
         for kk in 0..k {
@@ -134,7 +153,7 @@ unsafe fn one_row(a: &[f32], w: &HalfPanels, c: &mut [f32]) {
                 acc[v] = _mm256_fmadd_ps(av, wv, acc[v]);
             }
         }
-        store(&acc, &mut c[p * PANEL..], n - p * PANEL);
+        store(&acc, &mut c[p * PANEL - base..], n - p * PANEL);
     }
 }
 
@@ -142,11 +161,19 @@ unsafe fn one_row(a: &[f32], w: &HalfPanels, c: &mut [f32]) {
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma,f16c")]
 #[allow(clippy::needless_range_loop)]
-unsafe fn two_rows(a: &[f32], lda: usize, w: &HalfPanels, c: &mut [f32], ldc: usize) {
+unsafe fn two_rows(
+    a: &[f32],
+    lda: usize,
+    w: &HalfPanels,
+    panels: std::ops::Range<usize>,
+    c: &mut [f32],
+    ldc: usize,
+) {
     use std::arch::x86_64::*;
     let (n, k) = (w.n, w.k);
     let wp = w.data.as_ptr();
-    for p in 0..n.div_ceil(PANEL) {
+    let base = panels.start * PANEL;
+    for p in panels {
         for half in 0..2 {
             let col0 = p * PANEL + half * 32;
             if col0 >= n {
@@ -165,8 +192,8 @@ unsafe fn two_rows(a: &[f32], lda: usize, w: &HalfPanels, c: &mut [f32], ldc: us
                     acc1[v] = _mm256_fmadd_ps(a1, wv, acc1[v]);
                 }
             }
-            store(&acc0, &mut c[col0..], n - col0);
-            store(&acc1, &mut c[ldc + col0..], n - col0);
+            store(&acc0, &mut c[col0 - base..], n - col0);
+            store(&acc1, &mut c[ldc + col0 - base..], n - col0);
         }
     }
 }
@@ -177,9 +204,18 @@ unsafe fn two_rows(a: &[f32], lda: usize, w: &HalfPanels, c: &mut [f32], ldc: us
 /// stays in L1 while the row blocks pass over it.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma,f16c")]
-unsafe fn many_rows(a: &[f32], m: usize, lda: usize, w: &HalfPanels, c: &mut [f32], ldc: usize) {
+unsafe fn many_rows(
+    a: &[f32],
+    m: usize,
+    lda: usize,
+    w: &HalfPanels,
+    panels: std::ops::Range<usize>,
+    c: &mut [f32],
+    ldc: usize,
+) {
     let n = w.n;
-    for p in 0..n.div_ceil(PANEL) {
+    let base = panels.start * PANEL;
+    for p in panels {
         for strip in 0..PANEL / 16 {
             let col0 = p * PANEL + strip * 16;
             if col0 >= n {
@@ -187,7 +223,7 @@ unsafe fn many_rows(a: &[f32], m: usize, lda: usize, w: &HalfPanels, c: &mut [f3
             }
             let mut i = 0;
             while i < m {
-                let (ai, ci) = (&a[i * lda..], &mut c[i * ldc + col0..]);
+                let (ai, ci) = (&a[i * lda..], &mut c[i * ldc + col0 - base..]);
                 match m - i {
                     1 => strip_rows::<1>(ai, lda, w, p, strip, ci, ldc, n - col0),
                     2 => strip_rows::<2>(ai, lda, w, p, strip, ci, ldc, n - col0),
@@ -299,6 +335,19 @@ mod tests {
             let p = HalfPanels::new(&w, n, k).unwrap();
             let mut c = vec![f32::NAN; m * ldc];
             gemm_nt(&a, m, lda, &p, &mut c, ldc);
+            // Any panel-aligned column range gives the same columns, written from its
+            // own column 0.
+            for cols in [0..n.min(PANEL), n.min(PANEL)..n, (n / PANEL * PANEL)..n] {
+                let mut part = vec![f32::NAN; m * ldc];
+                gemm_nt_cols(&a, m, lda, &p, cols.clone(), &mut part, ldc);
+                for i in 0..m {
+                    let got = &part[i * ldc..i * ldc + cols.len()];
+                    assert_eq!(got, &c[i * ldc + cols.start..i * ldc + cols.end]);
+                    if cols.len() < ldc {
+                        assert!(part[i * ldc + cols.len()].is_nan(), "wrote past the range");
+                    }
+                }
+            }
             for i in 0..m {
                 for j in 0..n {
                     let want: f64 = (0..k)

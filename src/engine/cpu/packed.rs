@@ -360,6 +360,64 @@ pub fn gemm_nt_small(
     }
 }
 
+/// `C (m, n) = A (m, k) W^T` for W stored row-major (n, k) and any `m`, without packing:
+/// W streams from memory once, in chunks of rows that stay in L2 while every block of
+/// [`SMALL_M`] rows of A passes over them. For the input projections of a few sentences,
+/// where a general GEMM would spend most of its time packing W.
+#[allow(clippy::too_many_arguments)]
+pub fn gemm_nt_rows(
+    a: &[f32],
+    m: usize,
+    lda: usize,
+    w: &[f32],
+    n: usize,
+    k: usize,
+    c: &mut [f32],
+    ldc: usize,
+) {
+    /// Weight rows per chunk: 64 KB to 256 KB for k of 256 to 1024.
+    const CHUNK: usize = 64;
+    assert!(w.len() >= n * k);
+    assert!(m == 0 || (a.len() >= (m - 1) * lda + k && c.len() >= (m - 1) * ldc + n));
+    for j0 in (0..n).step_by(CHUNK) {
+        let nj = CHUNK.min(n - j0);
+        for i0 in (0..m).step_by(SMALL_M) {
+            let mi = SMALL_M.min(m - i0);
+            let (ai, ci) = (&a[i0 * lda..], &mut c[i0 * ldc + j0..]);
+            gemm_nt_small(ai, mi, lda, &w[j0 * k..], nj, k, ci, ldc);
+        }
+    }
+}
+
+/// Fills C (m, n) through `f(cols, out, ld)`, which writes the columns `cols` of C into
+/// `out` (row stride `ld`, its column 0 being `cols.start`), with the columns split at
+/// `mid` over two threads. The first half goes straight into `c`; the second, whose rows
+/// interleave with the first, into a small block copied into place afterwards (a single
+/// row is split in place). For products that stream their weights once, so that each
+/// thread reads half of them.
+pub(crate) fn split_columns(
+    m: usize,
+    n: usize,
+    mid: usize,
+    c: &mut [f32],
+    ldc: usize,
+    f: impl Fn(std::ops::Range<usize>, &mut [f32], usize) + Sync,
+) {
+    assert!(mid <= n && (m == 0 || c.len() >= (m - 1) * ldc + n));
+    if m == 1 {
+        let (lo, hi) = c.split_at_mut(mid);
+        rayon::join(|| f(0..mid, lo, ldc), || f(mid..n, hi, ldc));
+        return;
+    }
+    let mut high = vec![0.0f32; m * (n - mid)];
+    rayon::join(|| f(0..mid, c, ldc), || f(mid..n, &mut high, n - mid));
+    if n > mid {
+        for (i, row) in high.chunks_exact(n - mid).enumerate() {
+            c[i * ldc + mid..i * ldc + n].copy_from_slice(row);
+        }
+    }
+}
+
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
 #[allow(clippy::too_many_arguments)]
