@@ -269,7 +269,7 @@ impl<F: Float> DirForward<'_, F> {
         let b_hh = &self.w.b_hh[..3 * hs];
         let out_stride = dirs * hs;
         #[cfg(target_arch = "x86_64")]
-        let avx512 = is_f32 && std::arch::is_x86_feature_detected!("avx512f");
+        let vector = if is_f32 { GateKernel::detect() } else { None };
         let saving = saved.is_some();
 
         for s in 0..seq_len {
@@ -319,12 +319,12 @@ impl<F: Float> DirForward<'_, F> {
                 let ex = self.extra.map(|e| &e[b * 3 * hs..(b + 1) * 3 * hs]);
                 let ghb = &gh[b * 3 * hs..(b + 1) * 3 * hs];
                 let hb = &mut h[b * hs..(b + 1) * hs];
-                #[cfg(target_arch = "x86_64")]
-                if avx512 {
-                    // SAFETY: AVX-512F was detected and F is f32 (`avx512` implies both).
+                if let Some(kernel) = vector {
+                    // SAFETY: F is f32 (`vector` is only set then) and the kernel's
+                    // instructions were detected at run time.
                     unsafe {
                         let saved = saving.then_some(saved_row);
-                        cell_forward_avx512(
+                        kernel.run(
                             hs,
                             slice_f32(xp),
                             ex.map(|e| slice_f32(e)),
@@ -439,6 +439,186 @@ fn cell_forward<F: Float>(
     }
 }
 
+/// The explicitly vectorized forms of [`cell_forward`] for f32.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum GateKernel {
+    #[cfg(target_arch = "x86_64")]
+    Avx512,
+    #[cfg(target_arch = "x86_64")]
+    Avx2,
+}
+
+impl GateKernel {
+    /// The widest form this CPU runs, if any.
+    fn detect() -> Option<Self> {
+        #[cfg(target_arch = "x86_64")]
+        {
+            if std::arch::is_x86_feature_detected!("avx512f") {
+                return Some(GateKernel::Avx512);
+            }
+            if super::has_avx2_fma() {
+                return Some(GateKernel::Avx2);
+            }
+        }
+        None
+    }
+
+    /// # Safety
+    /// The kernel must come from [`GateKernel::detect`] (its instructions available);
+    /// the slices as [`cell_forward_avx512`] requires.
+    #[allow(clippy::too_many_arguments)]
+    unsafe fn run(
+        self,
+        hs: usize,
+        xp: &[f32],
+        ex: Option<&[f32]>,
+        gh: &[f32],
+        b_hh: &[f32],
+        h: &mut [f32],
+        out: &mut [f32],
+        saved: Option<&mut [f32]>,
+    ) {
+        match self {
+            #[cfg(target_arch = "x86_64")]
+            GateKernel::Avx512 => cell_forward_avx512(hs, xp, ex, gh, b_hh, h, out, saved),
+            #[cfg(target_arch = "x86_64")]
+            GateKernel::Avx2 => cell_forward_avx2(hs, xp, ex, gh, b_hh, h, out, saved),
+        }
+    }
+}
+
+/// Checks the lengths the vectorized gate kernels read and write.
+#[allow(clippy::too_many_arguments)]
+fn check_cell(
+    hs: usize,
+    xp: &[f32],
+    ex: Option<&[f32]>,
+    gh: &[f32],
+    b_hh: &[f32],
+    h: &[f32],
+    out: &[f32],
+    saved: Option<&[f32]>,
+) {
+    assert!(xp.len() >= 3 * hs && gh.len() >= 3 * hs && b_hh.len() >= 3 * hs);
+    assert!(h.len() >= hs && out.len() >= hs);
+    assert!(ex.is_none_or(|e| e.len() >= 3 * hs));
+    assert!(saved.is_none_or(|s| s.len() >= 4 * hs));
+}
+
+/// [`cell_forward`] eight lanes at a time with AVX2 and FMA, as [`cell_forward_avx512`]
+/// (reciprocals by a 12-bit estimate and one Newton step), the last `hs % 8` values
+/// through the scalar formulas.
+///
+/// # Safety
+/// AVX2 and FMA must be available; the slices as [`cell_forward_avx512`] requires.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+#[allow(clippy::too_many_arguments)]
+unsafe fn cell_forward_avx2(
+    hs: usize,
+    xp: &[f32],
+    ex: Option<&[f32]>,
+    gh: &[f32],
+    b_hh: &[f32],
+    h: &mut [f32],
+    out: &mut [f32],
+    mut saved: Option<&mut [f32]>,
+) {
+    use std::arch::x86_64::*;
+    check_cell(hs, xp, ex, gh, b_hh, h, out, saved.as_deref());
+    let full = hs / 8 * 8;
+    {
+        let (xp, gh, b_hh) = (xp.as_ptr(), gh.as_ptr(), b_hh.as_ptr());
+        let ex = ex.map(|e| e.as_ptr());
+        let sv = saved.as_deref_mut().map(|s| s.as_mut_ptr());
+        let (hp, op) = (h.as_mut_ptr(), out.as_mut_ptr());
+        let one = _mm256_set1_ps(1.0);
+        let two = _mm256_set1_ps(2.0);
+        let recip = |d: __m256| {
+            let y = _mm256_rcp_ps(d);
+            _mm256_mul_ps(y, _mm256_fnmadd_ps(d, y, two))
+        };
+        let sigmoid = |x: __m256| {
+            recip(_mm256_add_ps(
+                one,
+                exp8(_mm256_sub_ps(_mm256_setzero_ps(), x)),
+            ))
+        };
+        let tanh = |x: __m256| {
+            let e = exp8(_mm256_add_ps(x, x));
+            _mm256_fnmadd_ps(two, recip(_mm256_add_ps(e, one)), one)
+        };
+        for j in (0..full).step_by(8) {
+            let ld = |p: *const f32, off: usize| _mm256_loadu_ps(p.add(off + j));
+            let mut ar = _mm256_add_ps(_mm256_add_ps(ld(xp, 0), ld(gh, 0)), ld(b_hh, 0));
+            let mut az = _mm256_add_ps(_mm256_add_ps(ld(xp, hs), ld(gh, hs)), ld(b_hh, hs));
+            let hn = _mm256_add_ps(ld(gh, 2 * hs), ld(b_hh, 2 * hs));
+            let mut an = ld(xp, 2 * hs);
+            if let Some(e) = ex {
+                ar = _mm256_add_ps(ar, ld(e, 0));
+                az = _mm256_add_ps(az, ld(e, hs));
+                an = _mm256_add_ps(an, ld(e, 2 * hs));
+            }
+            let r = sigmoid(ar);
+            let z = sigmoid(az);
+            let n = tanh(_mm256_fmadd_ps(r, hn, an));
+            let next = _mm256_fmadd_ps(z, _mm256_sub_ps(ld(hp, 0), n), n);
+            _mm256_storeu_ps(hp.add(j), next);
+            _mm256_storeu_ps(op.add(j), next);
+            if let Some(s) = sv {
+                _mm256_storeu_ps(s.add(j), r);
+                _mm256_storeu_ps(s.add(hs + j), z);
+                _mm256_storeu_ps(s.add(2 * hs + j), n);
+                _mm256_storeu_ps(s.add(3 * hs + j), hn);
+            }
+        }
+    }
+    for j in full..hs {
+        let e = |g: usize| ex.map_or(0.0, |e| e[g * hs + j]);
+        let r = (xp[j] + e(0) + gh[j] + b_hh[j]).gate_sigmoid();
+        let z = (xp[hs + j] + e(1) + gh[hs + j] + b_hh[hs + j]).gate_sigmoid();
+        let hn = gh[2 * hs + j] + b_hh[2 * hs + j];
+        let n = (xp[2 * hs + j] + e(2) + r * hn).gate_tanh();
+        let next = n + z * (h[j] - n);
+        h[j] = next;
+        out[j] = next;
+        if let Some(s) = saved.as_deref_mut() {
+            s[j] = r;
+            s[hs + j] = z;
+            s[2 * hs + j] = n;
+            s[3 * hs + j] = hn;
+        }
+    }
+}
+
+/// `e^x` on eight lanes: the reduction and polynomial of [`super::exp_f32`], with `2^n`
+/// built in the exponent bits (n stays in -126..=127 after the clamp).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+#[inline]
+unsafe fn exp8(x: std::arch::x86_64::__m256) -> std::arch::x86_64::__m256 {
+    use std::arch::x86_64::*;
+    let x = _mm256_min_ps(
+        _mm256_max_ps(x, _mm256_set1_ps(-87.0)),
+        _mm256_set1_ps(88.0),
+    );
+    let n = _mm256_round_ps::<{ _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC }>(_mm256_mul_ps(
+        x,
+        _mm256_set1_ps(std::f32::consts::LOG2_E),
+    ));
+    let r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693_145_75), x);
+    let r = _mm256_fnmadd_ps(n, _mm256_set1_ps(1.428_606_8e-6), r);
+    let mut p = _mm256_set1_ps(1.0 / 720.0);
+    for c in [1.0 / 120.0, 1.0 / 24.0, 1.0 / 6.0, 0.5, 1.0, 1.0] {
+        p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(c));
+    }
+    let bits = _mm256_slli_epi32::<23>(_mm256_add_epi32(
+        _mm256_cvtps_epi32(n),
+        _mm256_set1_epi32(127),
+    ));
+    _mm256_mul_ps(p, _mm256_castsi256_ps(bits))
+}
+
 /// [`cell_forward`] sixteen lanes at a time with AVX-512 (a masked tail covers any
 /// `hs`), the reciprocals of the sigmoid and tanh as a 14-bit estimate refined by one
 /// Newton step instead of a division, and nothing written for `extra` or `saved` when
@@ -461,10 +641,7 @@ unsafe fn cell_forward_avx512(
     saved: Option<&mut [f32]>,
 ) {
     use std::arch::x86_64::*;
-    assert!(xp.len() >= 3 * hs && gh.len() >= 3 * hs && b_hh.len() >= 3 * hs);
-    assert!(h.len() >= hs && out.len() >= hs);
-    assert!(ex.is_none_or(|e| e.len() >= 3 * hs));
-    assert!(saved.as_ref().is_none_or(|s| s.len() >= 4 * hs));
+    check_cell(hs, xp, ex, gh, b_hh, h, out, saved.as_deref());
     let (xp, gh, b_hh) = (xp.as_ptr(), gh.as_ptr(), b_hh.as_ptr());
     let ex = ex.map(|e| e.as_ptr());
     let saved = saved.map(|s| s.as_mut_ptr());
@@ -977,13 +1154,13 @@ mod tests {
         }
     }
 
-    /// Every form of the gate pass this CPU runs (portable, and AVX-512 with its masked
-    /// tail where available) against exact arithmetic, with and without the decoder's
-    /// extra term and the saved gates.
+    /// Every form of the gate pass this CPU runs (portable; AVX2 with its scalar tail and
+    /// AVX-512 with its masked one where available) against exact arithmetic, with and
+    /// without the decoder's extra term and the saved gates.
     #[test]
     fn gate_pass_matches_exact_arithmetic_with_and_without_extra_and_saved() {
         let mut rng = Rng::new(11);
-        for hs in [1, 16, 37] {
+        for hs in [1, 8, 16, 37] {
             let mut v =
                 |n: usize, s: f32| -> Vec<f32> { (0..n).map(|_| rng.uniform(-s, s)).collect() };
             let (xp, ex, gh, b, h) = (
@@ -1016,13 +1193,23 @@ mod tests {
                 check("portable", &hh, Some(&saved));
                 assert_eq!(hh, out);
                 #[cfg(target_arch = "x86_64")]
-                if std::arch::is_x86_feature_detected!("avx512f") {
+                let kernels = [
+                    (
+                        GateKernel::Avx512,
+                        std::arch::is_x86_feature_detected!("avx512f"),
+                    ),
+                    (GateKernel::Avx2, crate::engine::cpu::has_avx2_fma()),
+                ];
+                #[cfg(not(target_arch = "x86_64"))]
+                let kernels: [(GateKernel, bool); 0] = [];
+                for (kernel, _) in kernels.into_iter().filter(|k| k.1) {
                     for save in [false, true] {
                         let (mut hh, mut out) = (h.clone(), vec![0.0; hs + 1]);
                         let mut saved = vec![7.0f32; 4 * hs + 1];
-                        // SAFETY: AVX-512F was detected; the lengths are those required.
+                        // SAFETY: the kernel's features were detected; the lengths are
+                        // those required.
                         unsafe {
-                            cell_forward_avx512(
+                            kernel.run(
                                 hs,
                                 &xp,
                                 with_extra.then_some(&ex[..]),
@@ -1033,7 +1220,8 @@ mod tests {
                                 save.then_some(&mut saved[..]),
                             )
                         };
-                        check("avx512", &hh, save.then_some(&saved[..4 * hs]));
+                        let what = format!("{kernel:?}");
+                        check(&what, &hh, save.then_some(&saved[..4 * hs]));
                         assert_eq!(&hh[..], &out[..hs]);
                         // Nothing past the lengths, and nothing saved unless asked.
                         assert_eq!(out[hs], 0.0);
