@@ -883,22 +883,7 @@ impl<F: Float> DirBackward<'_, F> {
                     .unwrap_or(&zeros);
                 let sv = &self.saved[(t * batch + b) * 4 * hs..(t * batch + b + 1) * 4 * hs];
                 let (dxp, dgh) = (&mut self.dxproj[gates.clone()], &mut self.work[gates]);
-                for j in 0..hs {
-                    let (r, z, n, hn) = (sv[j], sv[hs + j], sv[2 * hs + j], sv[3 * hs + j]);
-                    let g = dhb[j];
-                    let dn = g * (F::ONE - z);
-                    let dz = g * (h_prev[j] - n);
-                    let da_n = dn * (F::ONE - n * n);
-                    let da_z = dz * z * (F::ONE - z);
-                    let da_r = da_n * hn * r * (F::ONE - r);
-                    dxp[j] = da_r;
-                    dxp[hs + j] = da_z;
-                    dxp[2 * hs + j] = da_n;
-                    dgh[j] = da_r;
-                    dgh[hs + j] = da_z;
-                    dgh[2 * hs + j] = da_n * r;
-                    dhb[j] = g * z;
-                }
+                super::with_avx2(|| backward_gates(hs, sv, h_prev, dhb, dxp, dgh));
             }
             // dh_prev += dgh W_hh: (B, 3H) x (3H, H).
             let step_work = &self.work[t * batch * 3 * hs..(t + 1) * batch * 3 * hs];
@@ -982,6 +967,49 @@ impl<F: Float> DirBackward<'_, F> {
             }
         }
         Ok(())
+    }
+}
+
+/// The backward gate pass of one sequence at one step (see the module's equations):
+/// writes dxp and dgh (3H each) and turns `dh` into the gradient reaching the previous
+/// state through `z` (the `W_hh` part is added by the caller's GEMM).
+#[inline(always)]
+fn backward_gates<F: Float>(
+    hs: usize,
+    sv: &[F],
+    h_prev: &[F],
+    dh: &mut [F],
+    dxp: &mut [F],
+    dgh: &mut [F],
+) {
+    // Per-gate slices of equal length, so the loop runs without bounds checks and
+    // vectorizes.
+    let (sr, sz, sn, shn) = (
+        &sv[..hs],
+        &sv[hs..2 * hs],
+        &sv[2 * hs..3 * hs],
+        &sv[3 * hs..4 * hs],
+    );
+    let (h_prev, dh) = (&h_prev[..hs], &mut dh[..hs]);
+    let (dxr, rest) = dxp[..3 * hs].split_at_mut(hs);
+    let (dxz, dxn) = rest.split_at_mut(hs);
+    let (dgr, rest) = dgh[..3 * hs].split_at_mut(hs);
+    let (dgz, dgn) = rest.split_at_mut(hs);
+    for j in 0..hs {
+        let (r, z, n, hn) = (sr[j], sz[j], sn[j], shn[j]);
+        let g = dh[j];
+        let dn = g * (F::ONE - z);
+        let dz = g * (h_prev[j] - n);
+        let da_n = dn * (F::ONE - n * n);
+        let da_z = dz * z * (F::ONE - z);
+        let da_r = da_n * hn * r * (F::ONE - r);
+        dxr[j] = da_r;
+        dxz[j] = da_z;
+        dxn[j] = da_n;
+        dgr[j] = da_r;
+        dgz[j] = da_z;
+        dgn[j] = da_n * r;
+        dh[j] = g * z;
     }
 }
 
