@@ -157,27 +157,21 @@ impl<B: Backend> EncoderBench<B> {
     /// Wall time in seconds of one forward pass without recording, to the sentence
     /// vectors.
     pub fn forward(&mut self) -> Result<f64> {
-        let start = Instant::now();
-        self.tape.set_recording(false);
-        self.tape.reset();
-        let input = SeqInput {
-            ids: &self.ids,
-            lens: &self.lens,
-            seq_len: self.seq_len,
-            batch: self.batch,
-        };
-        let enc = self.encoder.forward(&mut self.tape, &self.params, input)?;
-        self.encoder.sentence(&mut self.tape, &enc, Pool::Last)?;
-        self.backend.synchronize()?;
-        Ok(start.elapsed().as_secs_f64())
+        self.pass(false)
     }
 
     /// Wall time in seconds of one recorded forward pass and its backward pass.
     pub fn forward_backward(&mut self) -> Result<f64> {
+        self.pass(true)
+    }
+
+    fn pass(&mut self, backward: bool) -> Result<f64> {
         let start = Instant::now();
-        self.tape.set_recording(true);
+        self.tape.set_recording(backward);
         self.tape.reset();
-        self.params.zero_grads()?;
+        if backward {
+            self.params.zero_grads()?;
+        }
         let input = SeqInput {
             ids: &self.ids,
             lens: &self.lens,
@@ -186,8 +180,10 @@ impl<B: Backend> EncoderBench<B> {
         };
         let enc = self.encoder.forward(&mut self.tape, &self.params, input)?;
         let v = self.encoder.sentence(&mut self.tape, &enc, Pool::Last)?;
-        self.tape.add_grad(v, &self.seed)?;
-        self.tape.backward(&mut self.params)?;
+        if backward {
+            self.tape.add_grad(v, &self.seed)?;
+            self.tape.backward(&mut self.params)?;
+        }
         self.backend.synchronize()?;
         Ok(start.elapsed().as_secs_f64())
     }
