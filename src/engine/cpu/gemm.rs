@@ -3,7 +3,7 @@
 
 use gemm::Parallelism;
 
-use super::{packed, Float};
+use super::{packed, Float, Scratch};
 use crate::engine::backend::Gemm;
 use crate::error::{Error, Result};
 
@@ -20,8 +20,16 @@ fn extent(off: usize, rows: usize, cols: usize, ld: usize) -> usize {
     }
 }
 
-/// `C = alpha * op(A) op(B) + beta * C` as described by `g`.
-pub fn run<F: Float>(g: &Gemm, a: &[F], b: &[F], c: &mut [F], threads: usize) -> Result<()> {
+/// `C = alpha * op(A) op(B) + beta * C` as described by `g`. `scratch` lends the side
+/// buffer of a product over a few rows split over threads.
+pub fn run<F: Float>(
+    g: &Gemm,
+    a: &[F],
+    b: &[F],
+    c: &mut [F],
+    threads: usize,
+    scratch: &Scratch,
+) -> Result<()> {
     let (a_rows, a_cols) = if g.trans_a { (g.k, g.m) } else { (g.m, g.k) };
     let (b_rows, b_cols) = if g.trans_b { (g.n, g.k) } else { (g.k, g.n) };
     let fits = a_cols <= g.lda.max(1)
@@ -62,7 +70,9 @@ pub fn run<F: Float>(g: &Gemm, a: &[F], b: &[F], c: &mut [F], threads: usize) ->
             packed::gemm_nt_rows(a, m, lda, w, cols.len(), k, out, ld)
         };
         if threads > 1 && m * n * k >= PARALLEL_MIN_MACS {
-            packed::split_columns(m, n, n / 2, c, ldc, product);
+            let mut high = scratch.take(m * (n - n / 2));
+            packed::split_columns(m, n, n / 2, c, ldc, &mut high, product);
+            scratch.give(high);
         } else {
             product(0..n, c, ldc);
         }
@@ -188,7 +198,7 @@ mod tests {
             let mut want = c0.clone();
             naive(&g, &a, &b, &mut want);
             let mut got = c0.clone();
-            run(&g, &a, &b, &mut got, 2).unwrap();
+            run(&g, &a, &b, &mut got, 2, &Scratch::default()).unwrap();
             for (w, x) in want.iter().zip(&got) {
                 assert!((w - x).abs() < 1e-12, "trans ({ta}, {tb}): {w} vs {x}");
             }
@@ -230,7 +240,7 @@ mod tests {
             naive(&g, &widen(&a), &widen(&b), &mut want);
             for threads in [1, 2] {
                 let mut got = c0.clone();
-                run(&g, &a, &b, &mut got, threads).unwrap();
+                run(&g, &a, &b, &mut got, threads, &Scratch::default()).unwrap();
                 for (i, (w, x)) in want.iter().zip(&got).enumerate() {
                     assert!(
                         (w - *x as f64).abs() < 1e-4,
@@ -244,7 +254,15 @@ mod tests {
     #[test]
     fn out_of_bounds_operands_are_a_shape_error() {
         let g = Gemm::new(4, 4, 4, false, false);
-        let err = run(&g, &[0.0f32; 15], &[0.0; 16], &mut [0.0; 16], 1).unwrap_err();
+        let err = run(
+            &g,
+            &[0.0f32; 15],
+            &[0.0; 16],
+            &mut [0.0; 16],
+            1,
+            &Scratch::default(),
+        )
+        .unwrap_err();
         assert!(err.to_string().contains("gemm"), "{err}");
     }
 }

@@ -252,6 +252,7 @@ impl<F: Float> DirForward<'_, F> {
             None => vec![F::ZERO; batch * hs],
         };
         let mut gh = vec![F::ZERO; batch * 3 * hs]; // (B, 3H)
+        let mut high = Vec::new(); // the latency path's side block (see `few_rows_step`)
         let no_extra = vec![F::ZERO; 3 * hs];
         let mut scratch = vec![F::ZERO; 4 * hs]; // gates when nothing is saved
         let recurrent = Gemm::new(batch, 3 * hs, hs, false, true);
@@ -282,7 +283,8 @@ impl<F: Float> DirForward<'_, F> {
                     // SAFETY: F is f32 (`half` is only kept then), so the slices
                     // reinterpret exactly.
                     let (h32, gh32) = unsafe { (slice_f32(&h), slice_f32_mut(&mut gh)) };
-                    few_rows_step(self.threads, h32, batch, hs, FewWeights::Half(half), gh32);
+                    let w = FewWeights::Half(half);
+                    few_rows_step(self.threads, h32, batch, hs, w, gh32, &mut high);
                 }
                 (None, _) if small => {
                     // SAFETY: F is f32 (`small` implies it), so the slices reinterpret exactly.
@@ -293,9 +295,17 @@ impl<F: Float> DirForward<'_, F> {
                             slice_f32_mut(&mut gh),
                         )
                     };
-                    few_rows_step(self.threads, h32, batch, hs, FewWeights::F32(w32), gh32);
+                    let w = FewWeights::F32(w32);
+                    few_rows_step(self.threads, h32, batch, hs, w, gh32, &mut high);
                 }
-                (None, _) => gemm::run(&recurrent, &h, self.w.w_hh, &mut gh, self.threads)?,
+                (None, _) => gemm::run(
+                    &recurrent,
+                    &h,
+                    self.w.w_hh,
+                    &mut gh,
+                    self.threads,
+                    self.scratch,
+                )?,
             }
             for b in 0..batch {
                 // SAFETY: row (t, b) of `out` has `dirs * hs` elements (checked by the
@@ -357,7 +367,8 @@ enum FewWeights<'a> {
 }
 
 /// `gh (batch, 3H) = h W_hh^T` for a few sequences. With two or more threads the columns
-/// are split in two, so that each thread streams half of the weights.
+/// are split in two, so that each thread streams half of the weights; `high` is the side
+/// block of [`packed::split_columns`], kept by the caller across steps.
 fn few_rows_step(
     threads: usize,
     h: &[f32],
@@ -365,6 +376,7 @@ fn few_rows_step(
     hs: usize,
     w: FewWeights<'_>,
     gh: &mut [f32],
+    high: &mut Vec<f32>,
 ) {
     let n = 3 * hs;
     let product = |cols: std::ops::Range<usize>, out: &mut [f32], ld: usize| match w {
@@ -380,7 +392,7 @@ fn few_rows_step(
     };
     // Below a few hundred KB of weights a thread hand-off costs more than it saves.
     if threads >= 2 && n * hs >= 1 << 16 {
-        packed::split_columns(batch, n, mid, gh, n, product);
+        packed::split_columns(batch, n, mid, gh, n, high, product);
     } else {
         product(0..n, gh, n);
     }
@@ -893,7 +905,14 @@ impl<F: Float> DirBackward<'_, F> {
                 }
                 None => {
                     let g = Gemm::new(batch, hs, 3 * hs, false, false).accumulate();
-                    gemm::run(&g, step_work, self.w.w_hh, &mut dh, self.threads)?;
+                    gemm::run(
+                        &g,
+                        step_work,
+                        self.w.w_hh,
+                        &mut dh,
+                        self.threads,
+                        self.scratch,
+                    )?;
                 }
             }
         }
@@ -928,7 +947,14 @@ impl<F: Float> DirBackward<'_, F> {
                 ldb: dirs * hs,
                 ..Gemm::new(3 * hs, hs, rows, true, false).accumulate()
             };
-            gemm::run(&g, self.work, self.out, self.dw_hh, self.threads)?;
+            gemm::run(
+                &g,
+                self.work,
+                self.out,
+                self.dw_hh,
+                self.threads,
+                self.scratch,
+            )?;
         }
         if let Some(h0) = self.h0 {
             // Steps that started from h0: t = 0 forward; t = lens[b] - 1 backward. For the

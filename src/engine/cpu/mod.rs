@@ -549,7 +549,7 @@ impl<F: Float> Backend for Cpu<F> {
     }
 
     fn gemm(&self, g: &Gemm, a: &Vec<F>, b: &Vec<F>, c: &mut Vec<F>) -> Result<()> {
-        gemm::run(g, a, b, c, self.threads)
+        gemm::run(g, a, b, c, self.threads, &self.scratch)
     }
 
     fn embedding_forward(

@@ -394,15 +394,16 @@ pub fn gemm_nt_rows(
 /// Fills C (m, n) through `f(cols, out, ld)`, which writes the columns `cols` of C into
 /// `out` (row stride `ld`, its column 0 being `cols.start`), with the columns split at
 /// `mid` over two threads. The first half goes straight into `c`; the second, whose rows
-/// interleave with the first, into a small block copied into place afterwards (a single
-/// row is split in place). For products that stream their weights once, so that each
-/// thread reads half of them.
+/// interleave with the first, into `high` (grown as needed, so a caller that keeps it
+/// allocates once) and is copied into place afterwards; a single row is split in place.
+/// For products that stream their weights once, so that each thread reads half of them.
 pub(crate) fn split_columns(
     m: usize,
     n: usize,
     mid: usize,
     c: &mut [f32],
     ldc: usize,
+    high: &mut Vec<f32>,
     f: impl Fn(std::ops::Range<usize>, &mut [f32], usize) + Sync,
 ) {
     assert!(mid <= n && (m == 0 || c.len() >= (m - 1) * ldc + n));
@@ -411,8 +412,11 @@ pub(crate) fn split_columns(
         rayon::join(|| f(0..mid, lo, ldc), || f(mid..n, hi, ldc));
         return;
     }
-    let mut high = vec![0.0f32; m * (n - mid)];
-    rayon::join(|| f(0..mid, c, ldc), || f(mid..n, &mut high, n - mid));
+    if high.len() < m * (n - mid) {
+        high.resize(m * (n - mid), 0.0);
+    }
+    let high = &mut high[..m * (n - mid)];
+    rayon::join(|| f(0..mid, c, ldc), || f(mid..n, high, n - mid));
     if n > mid {
         for (i, row) in high.chunks_exact(n - mid).enumerate() {
             c[i * ldc + mid..i * ldc + n].copy_from_slice(row);
