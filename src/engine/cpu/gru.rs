@@ -269,7 +269,6 @@ impl<F: Float> DirForward<'_, F> {
         };
         let b_hh = &self.w.b_hh[..3 * hs];
         let out_stride = dirs * hs;
-        #[cfg(target_arch = "x86_64")]
         let vector = if is_f32 { GateKernel::detect() } else { None };
         let saving = saved.is_some();
 
@@ -500,6 +499,7 @@ impl GateKernel {
 }
 
 /// Checks the lengths the vectorized gate kernels read and write.
+#[cfg(target_arch = "x86_64")]
 #[allow(clippy::too_many_arguments)]
 fn check_cell(
     hs: usize,
