@@ -82,9 +82,7 @@ impl GemmBench {
 /// the best of `reps` products after a warm-up.
 pub fn gemm_gflops(threads: usize, m: usize, n: usize, k: usize, reps: usize) -> Result<f64> {
     let mut g = GemmBench::new(threads, m, n, k);
-    g.run()?;
-    let secs =
-        (0..reps.max(1)).try_fold(f64::INFINITY, |b, _| Ok::<_, crate::Error>(b.min(g.run()?)))?;
+    let secs = best_of(reps, || g.run().map(drop))?;
     Ok(g.flops / secs / 1e9)
 }
 
@@ -200,13 +198,9 @@ pub fn encoder<B: Backend>(
     with_backward: bool,
 ) -> Result<EncoderTiming> {
     let mut bench = EncoderBench::new(backend, config, batch, seq_len)?;
-    let best = |f: &mut dyn FnMut() -> Result<f64>| -> Result<f64> {
-        f()?;
-        (0..reps.max(1)).try_fold(f64::INFINITY, |b, _| Ok(b.min(f()?)))
-    };
-    let forward_s = best(&mut || bench.forward())?;
+    let forward_s = best_of(reps, || bench.forward().map(drop))?;
     let forward_backward_s = if with_backward {
-        best(&mut || bench.forward_backward())?
+        best_of(reps, || bench.forward_backward().map(drop))?
     } else {
         f64::NAN
     };
