@@ -3,7 +3,7 @@
 
 use gemm::Parallelism;
 
-use super::{packed, Float, Scratch};
+use super::{as_f32, as_f32_mut, packed, Float, Scratch};
 use crate::engine::backend::Gemm;
 use crate::error::{Error, Result};
 
@@ -124,7 +124,8 @@ pub fn run<F: Float>(
 const FEW_ROWS: usize = 48;
 
 /// The operands of `g` as f32 slices starting at their offsets, when `g` is a plain
-/// `C = A W^T` in f32 with at most [`FEW_ROWS`] rows and W's rows contiguous.
+/// `C = A W^T` in f32 with at most [`FEW_ROWS`] rows and W's rows contiguous. The offsets
+/// were checked against the lengths by the caller.
 fn few_rows_f32<'a, F: Float>(
     g: &Gemm,
     a: &'a [F],
@@ -132,21 +133,14 @@ fn few_rows_f32<'a, F: Float>(
     c: &'a mut [F],
 ) -> Option<(&'a [f32], &'a [f32], &'a mut [f32])> {
     let plain = !g.trans_a && g.trans_b && g.alpha == 1.0 && g.beta == 0.0 && g.ldb == g.k;
-    if !plain || g.m > FEW_ROWS || std::any::TypeId::of::<F>() != std::any::TypeId::of::<f32>() {
+    if !plain || g.m > FEW_ROWS {
         return None;
     }
-    // SAFETY: F is f32 (checked above), so the slices reinterpret exactly; the offsets
-    // were checked against the lengths by the caller.
-    unsafe {
-        Some((
-            std::slice::from_raw_parts(a.as_ptr().add(g.a_off) as *const f32, a.len() - g.a_off),
-            std::slice::from_raw_parts(b.as_ptr().add(g.b_off) as *const f32, b.len() - g.b_off),
-            std::slice::from_raw_parts_mut(
-                c.as_mut_ptr().add(g.c_off) as *mut f32,
-                c.len() - g.c_off,
-            ),
-        ))
-    }
+    Some((
+        as_f32(&a[g.a_off..])?,
+        as_f32(&b[g.b_off..])?,
+        as_f32_mut(&mut c[g.c_off..])?,
+    ))
 }
 
 #[cfg(test)]

@@ -18,7 +18,7 @@
 use super::half;
 use super::packed::{self, PackedB};
 use super::Scratch;
-use super::{gemm, Cpu, Float};
+use super::{as_f32, as_f32_mut, gemm, Cpu, Float};
 use crate::engine::backend::{Gemm, GruBackward, GruDims, GruForward, GruWeights};
 use crate::error::{Error, Result};
 
@@ -40,8 +40,7 @@ fn pack_if_f32<F: Float>(
     n: usize,
     transposed: bool,
 ) -> Option<PackedB> {
-    (std::any::TypeId::of::<F>() == std::any::TypeId::of::<f32>())
-        .then(|| PackedB::new_in(scratch.take(PackedB::len(k, n)), w, k, n, transposed))
+    as_f32(w).map(|w| PackedB::new_in(scratch.take(PackedB::len(k, n)), w, k, n, transposed))
 }
 
 /// Whether step `t` of sequence `b` is real.
@@ -180,8 +179,7 @@ pub fn forward<F: Float>(
     // directions then run one after the other, each step's product split over the
     // threads, so that one direction's weights (12.6 MB in f32 at GenSen's size) rather
     // than both compete for the L3 cache.
-    let is_f32 = std::any::TypeId::of::<F>() == std::any::TypeId::of::<f32>();
-    let few = is_f32 && (batch <= packed::SMALL_M || weights.iter().any(|w| w.w_hh_half.is_some()));
+    let few = weights.iter().any(|w| few_weights(batch, w).is_some());
     let (concurrent, per_dir_threads) = if few {
         (false, threads)
     } else {
@@ -256,48 +254,32 @@ impl<F: Float> DirForward<'_, F> {
         let no_extra = vec![F::ZERO; 3 * hs];
         let mut scratch = vec![F::ZERO; 4 * hs]; // gates when nothing is saved
         let recurrent = Gemm::new(batch, 3 * hs, hs, false, true);
-        // gh = h W_hh^T: W_hh is (3H, H), so op(B) = W_hh^T is (H, 3H). Small batches read
-        // the weights in place (no packing pass); larger ones amortise packing over T steps.
-        let is_f32 = std::any::TypeId::of::<F>() == std::any::TypeId::of::<f32>();
-        let small = is_f32 && batch <= packed::SMALL_M;
-        // The caller decides when the f16 copy serves (see `GruWeights::w_hh_half`).
-        let half = self.w.w_hh_half.filter(|_| is_f32);
-        let packed = if small || half.is_some() {
+        // gh = h W_hh^T: W_hh is (3H, H), so op(B) = W_hh^T is (H, 3H). The latency path
+        // reads the weights in place (no packing pass); larger batches amortise packing
+        // over T steps.
+        let few = few_weights(batch, self.w);
+        let packed = if few.is_some() {
             None
         } else {
             pack_if_f32(self.scratch, self.w.w_hh, hs, 3 * hs, true)
         };
         let b_hh = &self.w.b_hh[..3 * hs];
         let out_stride = dirs * hs;
-        let vector = if is_f32 { GateKernel::detect() } else { None };
+        // The vectorized gate kernels take f32 values; f64 runs the generic loop.
+        let vector = as_f32(b_hh).and(GateKernel::detect());
         let saving = saved.is_some();
 
         for s in 0..seq_len {
             let t = if self.reverse { seq_len - 1 - s } else { s };
-            match (&packed, half) {
+            match (&packed, few) {
                 (Some(p), _) => {
                     packed::gemm(&h, batch, hs, p, &mut gh, 3 * hs, false, self.threads)
                 }
-                (None, Some(half)) => {
-                    // SAFETY: F is f32 (`half` is only kept then), so the slices
-                    // reinterpret exactly.
-                    let (h32, gh32) = unsafe { (slice_f32(&h), slice_f32_mut(&mut gh)) };
-                    let w = FewWeights::Half(half);
+                (None, Some(w)) => {
+                    let (h32, gh32) = (f32s(&h), f32s_mut(&mut gh));
                     few_rows_step(self.threads, h32, batch, hs, w, gh32, &mut high);
                 }
-                (None, _) if small => {
-                    // SAFETY: F is f32 (`small` implies it), so the slices reinterpret exactly.
-                    let (h32, w32, gh32) = unsafe {
-                        (
-                            slice_f32(&h),
-                            slice_f32(self.w.w_hh),
-                            slice_f32_mut(&mut gh),
-                        )
-                    };
-                    let w = FewWeights::F32(w32);
-                    few_rows_step(self.threads, h32, batch, hs, w, gh32, &mut high);
-                }
-                (None, _) => gemm::run(
+                (None, None) => gemm::run(
                     &recurrent,
                     &h,
                     self.w.w_hh,
@@ -329,21 +311,20 @@ impl<F: Float> DirForward<'_, F> {
                 let ghb = &gh[b * 3 * hs..(b + 1) * 3 * hs];
                 let hb = &mut h[b * hs..(b + 1) * hs];
                 if let Some(kernel) = vector {
-                    // SAFETY: F is f32 (`vector` is only set then) and the kernel's
-                    // instructions were detected at run time.
+                    let saved = saving.then_some(saved_row);
+                    // SAFETY: the kernel's instructions were detected at run time.
                     unsafe {
-                        let saved = saving.then_some(saved_row);
                         kernel.run(
                             hs,
-                            slice_f32(xp),
-                            ex.map(|e| slice_f32(e)),
-                            slice_f32(ghb),
-                            slice_f32(b_hh),
-                            slice_f32_mut(hb),
-                            slice_f32_mut(out_row),
-                            saved.map(|s| slice_f32_mut(s)),
-                        );
-                    }
+                            f32s(xp),
+                            ex.map(f32s),
+                            f32s(ghb),
+                            f32s(b_hh),
+                            f32s_mut(hb),
+                            f32s_mut(out_row),
+                            saved.map(f32s_mut),
+                        )
+                    };
                     continue;
                 }
                 let ex = ex.unwrap_or(&no_extra[..]);
@@ -397,20 +378,26 @@ fn few_rows_step(
     }
 }
 
-/// Reinterprets a slice of `F` as `f32`.
-///
-/// # Safety
-/// `F` must be `f32`.
-unsafe fn slice_f32<F: Float>(s: &[F]) -> &[f32] {
-    std::slice::from_raw_parts(s.as_ptr() as *const f32, s.len())
+/// The weights of the latency path, read in place each step, where it applies: f32 values
+/// and at most [`packed::SMALL_M`] sequences, or f16 copies (which the tape passes only
+/// then; see `GruWeights::w_hh_half`).
+fn few_weights<'a, F: Float>(batch: usize, w: &GruWeights<'a, Cpu<F>>) -> Option<FewWeights<'a>> {
+    let w_hh = as_f32(w.w_hh)?;
+    match w.w_hh_half {
+        Some(half) => Some(FewWeights::Half(half)),
+        None => (batch <= packed::SMALL_M).then_some(FewWeights::F32(w_hh)),
+    }
 }
 
-/// The mutable form of [`slice_f32`].
-///
-/// # Safety
-/// `F` must be `f32`.
-unsafe fn slice_f32_mut<F: Float>(s: &mut [F]) -> &mut [f32] {
-    std::slice::from_raw_parts_mut(s.as_mut_ptr() as *mut f32, s.len())
+/// `s` as f32, on paths that run only when `F` is f32 (the latency path, the vectorized
+/// gate kernels); anything else is a bug in the caller's choice of path.
+fn f32s<F: Float>(s: &[F]) -> &[f32] {
+    as_f32(s).expect("an f32-only GRU path ran on f64 values")
+}
+
+/// The mutable form of [`f32s`].
+fn f32s_mut<F: Float>(s: &mut [F]) -> &mut [f32] {
+    as_f32_mut(s).expect("an f32-only GRU path ran on f64 values")
 }
 
 /// The fused gate pass of one sequence at one step; updates `h` in place and writes the

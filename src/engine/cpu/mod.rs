@@ -73,6 +73,24 @@ pub trait Float:
     }
 }
 
+/// `s` as `f32` values when `F` is `f32`, else `None` (f64, used by the gradient checks).
+/// The f32-only kernels take their operands through this one checked view; the type test
+/// is decided at compile time.
+pub(crate) fn as_f32<F: Float>(s: &[F]) -> Option<&[f32]> {
+    (std::any::TypeId::of::<F>() == std::any::TypeId::of::<f32>())
+        // SAFETY: F is f32 (checked just above), so the slice reinterprets exactly.
+        .then(|| unsafe { std::slice::from_raw_parts(s.as_ptr() as *const f32, s.len()) })
+}
+
+/// The mutable form of [`as_f32`].
+pub(crate) fn as_f32_mut<F: Float>(s: &mut [F]) -> Option<&mut [f32]> {
+    if std::any::TypeId::of::<F>() != std::any::TypeId::of::<f32>() {
+        return None;
+    }
+    // SAFETY: F is f32 (checked above), so the slice reinterprets exactly.
+    Some(unsafe { std::slice::from_raw_parts_mut(s.as_mut_ptr() as *mut f32, s.len()) })
+}
+
 /// Whether the CPU runs AVX2 and FMA (detected once; the crate's baseline is SSE2, so
 /// hot element-wise loops carry AVX2 copies selected with this).
 #[cfg(target_arch = "x86_64")]
@@ -380,14 +398,13 @@ impl<F: Float> Backend for Cpu<F> {
         }
         let x32: Vec<f32> = x[..rows * k].iter().map(|v| v.to_f64() as f32).collect();
         // f32 results go straight into `out`; f64 (gradient checks) through a copy.
-        let is_f32 = std::any::TypeId::of::<F>() == std::any::TypeId::of::<f32>();
         let mut widened = Vec::new();
-        let out32: &mut [f32] = if is_f32 {
-            // SAFETY: F is f32 (checked above), so the slice reinterprets exactly.
-            unsafe { std::slice::from_raw_parts_mut(out.as_mut_ptr() as *mut f32, total) }
-        } else {
-            widened.resize(total, 0.0f32);
-            &mut widened
+        let out32: &mut [f32] = match as_f32_mut(&mut out[..total]) {
+            Some(out32) => out32,
+            None => {
+                widened.resize(total, 0.0f32);
+                &mut widened
+            }
         };
         let run =
             |h: &half::HalfPanels, block: &mut [f32]| half::gemm_nt(&x32, rows, k, h, block, h.n);

@@ -9,6 +9,8 @@
 //! the same layout runs through a portable loop.
 
 use super::Float;
+#[cfg(target_arch = "x86_64")]
+use super::{as_f32, as_f32_mut};
 
 /// Columns per packed panel (two AVX registers).
 const NR: usize = 16;
@@ -151,17 +153,7 @@ fn gemm_panels<F: Float>(
 ) {
     // The vector kernel works on f32 only; f64 (gradient checks) takes the portable path.
     #[cfg(target_arch = "x86_64")]
-    if std::any::TypeId::of::<F>() == std::any::TypeId::of::<f32>()
-        && std::arch::is_x86_feature_detected!("avx2")
-        && std::arch::is_x86_feature_detected!("fma")
-    {
-        // SAFETY: F is f32 (checked above), so the slices reinterpret exactly.
-        let (a32, c32) = unsafe {
-            (
-                std::slice::from_raw_parts(a.as_ptr() as *const f32, a.len()),
-                std::slice::from_raw_parts_mut(c.as_mut_ptr() as *mut f32, c.len()),
-            )
-        };
+    if let (true, Some(a32), Some(c32)) = (super::has_avx2_fma(), as_f32(a), as_f32_mut(c)) {
         if std::arch::is_x86_feature_detected!("avx512f") {
             // SAFETY: AVX-512F (and AVX2/FMA) were detected at run time; bounds were
             // asserted by the caller.
